@@ -1,0 +1,35 @@
+"""Explicit dependencies for routes: settings and the API key check."""
+
+from __future__ import annotations
+
+import hmac
+from typing import Annotated
+
+from fastapi import Depends, Request, Security
+from fastapi.security import APIKeyHeader
+
+from app.errors import Unauthorized
+from app.settings import Settings
+
+
+def get_app_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+SettingsDep = Annotated[Settings, Depends(get_app_settings)]
+
+_api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False,
+                               description="required when TRAINSERVE_API_KEY is set")
+
+
+def require_api_key(settings: SettingsDep,
+                    key: Annotated[str | None, Security(_api_key_header)] = None) -> None:
+    if not settings.api_key:
+        return
+    # Compare against every key in constant time so timing tells nothing about which failed.
+    given = (key or "").encode()
+    ok = False
+    for expected in settings.api_key:
+        ok |= hmac.compare_digest(given, expected.encode())
+    if not ok:
+        raise Unauthorized()

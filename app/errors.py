@@ -1,0 +1,176 @@
+"""Domain exceptions, and the one place that turns them into RFC 9457 problem+json."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+PROBLEM_JSON = "application/problem+json"
+
+
+@dataclass(frozen=True)
+class FieldError:
+    pointer: str
+    message: str
+    hint: str = ""
+
+    def as_dict(self) -> dict[str, str]:
+        return {"pointer": self.pointer, "message": self.message, "hint": self.hint}
+
+
+@dataclass
+class ServiceError(Exception):
+    """Base of every error a client can cause or see; ``status`` is its HTTP status."""
+
+    detail: str
+    errors: list[FieldError] = field(default_factory=list)
+    status: int = 400
+    title: str = "Bad request"
+    type: str = "about:blank"
+    headers: dict[str, str] | None = None
+
+    def __str__(self) -> str:
+        return self.detail
+
+
+class InvalidSpec(ServiceError):
+    def __init__(self, errors: list[FieldError], detail: str | None = None) -> None:
+        n = len(errors)
+        super().__init__(
+            detail=detail or f"The run spec has {n} problem{'s' if n != 1 else ''}; see errors.",
+            errors=errors,
+            status=422,
+            title="Invalid run spec",
+            type="/problems/invalid-spec",
+        )
+
+
+class InvalidInput(ServiceError):
+    def __init__(self, detail: str, errors: list[FieldError] | None = None, status: int = 422) -> None:
+        super().__init__(detail=detail, errors=errors or [], status=status,
+                         title="Invalid input", type="/problems/invalid-input")
+
+
+class NotFound(ServiceError):
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail=detail, status=404, title="Not found", type="/problems/not-found")
+
+
+class Conflict(ServiceError):
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail=detail, status=409, title="Conflict", type="/problems/conflict")
+
+
+class Unavailable(ServiceError):
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail=detail, status=503, title="Service unavailable",
+                         type="/problems/unavailable")
+
+
+class Unauthorized(ServiceError):
+    def __init__(self, detail: str = "Missing or wrong X-API-Key header.") -> None:
+        super().__init__(detail=detail, status=401, title="Unauthorized", type="/problems/unauthorized",
+                         headers={"WWW-Authenticate": "APIKey"})
+
+
+def problem_response(status: int, title: str, detail: str, *, type_: str = "about:blank",
+                     errors: list[dict[str, Any]] | None = None,
+                     headers: dict[str, str] | None = None) -> JSONResponse:
+    body: dict[str, Any] = {"type": type_, "title": title, "status": status, "detail": detail}
+    if errors:
+        body["errors"] = errors
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def pointer_from_loc(loc: tuple[Any, ...] | list[Any]) -> str:
+    """JSON pointer for a pydantic error location, without the ``body`` root or union tags."""
+    parts = list(loc)
+    if parts and parts[0] in ("body", "query", "path", "header"):
+        parts = parts[1:]
+    out: list[str] = []
+    for i, part in enumerate(parts):
+        # Discriminated unions put the tag ("dense", "str", ...) after the list index.
+        if i > 0 and isinstance(parts[i - 1], int) and isinstance(part, str) and part in _UNION_TAGS:
+            continue
+        if isinstance(part, str) and (part.startswith("function-") or part in ("str", "dict[str,any]")):
+            continue
+        out.append(str(part).replace("~", "~0").replace("/", "~1"))
+    return "/" + "/".join(out) if out else ""
+
+
+_UNION_TAGS = {"dense", "conv2d", "max_pool2d", "flatten", "dropout"}
+
+_HINTS = {
+    "missing": "add this field",
+    "extra_forbidden": "remove this field; it is not part of the schema",
+    "literal_error": "use one of the allowed values",
+    "union_tag_invalid": "use one of the allowed values",
+    "int_parsing": "use a whole number",
+    "int_type": "use a whole number",
+    "float_parsing": "use a number",
+    "greater_than": "use a larger value",
+    "greater_than_equal": "use a larger value",
+    "less_than": "use a smaller value",
+    "less_than_equal": "use a smaller value",
+    "too_short": "add more items",
+    "too_long": "use fewer items",
+    "json_invalid": "send valid JSON",
+    "model_attributes_type": "send a JSON object",
+    "dict_type": "send a JSON object",
+    "list_type": "send a JSON array",
+}
+
+
+def validation_field_errors(exc: RequestValidationError) -> list[FieldError]:
+    errors = []
+    for err in exc.errors():
+        hint = _HINTS.get(err["type"], "")
+        ctx = err.get("ctx") or {}
+        if "expected" in ctx:
+            hint = f"use one of: {ctx['expected']}"
+        msg = err["msg"]
+        if err["type"] == "json_invalid":
+            msg = f"{msg} (at character {err['loc'][-1]})" if isinstance(err["loc"][-1], int) else msg
+            errors.append(FieldError("", msg, hint))
+            continue
+        pointer = pointer_from_loc(err["loc"])
+        if err["type"] in ("union_tag_invalid", "union_tag_not_found"):
+            pointer += "/" + str(ctx.get("discriminator", "type")).strip("'")
+            hint = f"use one of: {ctx.get('expected_tags', '')}"
+        errors.append(FieldError(pointer, msg, hint))
+    return errors
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ServiceError)
+    async def _service_error(_: Request, exc: ServiceError) -> JSONResponse:
+        return problem_response(exc.status, exc.title, exc.detail, type_=exc.type,
+                                errors=[e.as_dict() for e in exc.errors], headers=exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = validation_field_errors(exc)
+        n = len(errors)
+        return problem_response(422, "Invalid request",
+                                f"The request has {n} problem{'s' if n != 1 else ''}; see errors.",
+                                type_="/problems/invalid-request",
+                                errors=[e.as_dict() for e in errors])
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return problem_response(exc.status_code, _title(exc.status_code), str(exc.detail),
+                                headers=getattr(exc, "headers", None))
+
+
+def _title(status: int) -> str:
+    from http import HTTPStatus
+
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"

@@ -1,0 +1,56 @@
+"""The FastAPI application: routers, error handlers, and the schema check at start-up."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import Depends, FastAPI, Request, Response
+
+from app.api import datasets, health, runs
+from app.api.deps import require_api_key
+from app.db.migrations import schema_problem
+from app.errors import install_error_handlers
+from app.observability import LATENCY, REQUESTS
+from app.settings import Settings, get_settings
+
+
+class SchemaOutOfDate(RuntimeError):
+    pass
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        problem = schema_problem(settings.resolved_database_url)
+        if problem is not None:
+            raise SchemaOutOfDate(problem)
+        settings.runs_dir.mkdir(parents=True, exist_ok=True)
+        yield
+
+    app = FastAPI(
+        title="trainserve",
+        version="0.1.0",
+        summary="Train Keras networks from JSON specs and serve their digit predictions.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    install_error_handlers(app)
+    app.include_router(health.router)
+    protected = [Depends(require_api_key)]
+    app.include_router(datasets.router, dependencies=protected)
+    app.include_router(runs.router, dependencies=protected)
+
+    @app.middleware("http")
+    async def _observe(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        start = time.perf_counter()
+        response = await call_next(request)
+        route = getattr(request.scope.get("route"), "path", "unmatched")
+        REQUESTS.labels(request.method, route, str(response.status_code)).inc()
+        LATENCY.labels(request.method, route).observe(time.perf_counter() - start)
+        return response
+
+    return app
