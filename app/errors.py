@@ -103,7 +103,9 @@ def pointer_from_loc(loc: tuple[Any, ...] | list[Any]) -> str:
     return "/" + "/".join(out) if out else ""
 
 
-_UNION_TAGS = {"dense", "conv2d", "max_pool2d", "flatten", "dropout"}
+_UNION_TAG_ORDER = ("dense", "conv2d", "max_pool2d", "flatten", "dropout")
+_UNION_TAGS = set(_UNION_TAG_ORDER)
+_FALLBACK_HINT = "fix this value; GET /openapi.json describes every field"
 
 _HINTS = {
     "missing": "add this field",
@@ -112,6 +114,13 @@ _HINTS = {
     "union_tag_invalid": "use one of the allowed values",
     "int_parsing": "use a whole number",
     "int_type": "use a whole number",
+    "int_from_float": "use a whole number",
+    "bool_parsing": "use true or false",
+    "bool_type": "use true or false",
+    "string_type": "use a JSON string",
+    "string_too_long": "use a shorter text",
+    "float_type": "use a number",
+    "finite_number": "use a finite number",
     "float_parsing": "use a number",
     "greater_than": "use a larger value",
     "greater_than_equal": "use a larger value",
@@ -139,10 +148,14 @@ def validation_field_errors(exc: RequestValidationError) -> list[FieldError]:
             errors.append(FieldError("", msg, hint))
             continue
         pointer = pointer_from_loc(err["loc"])
+        if err["type"] == "missing" and pointer == "" and tuple(err["loc"]) == ("body",):
+            msg, hint = "The request body is empty", "send a JSON object in the body"
         if err["type"] in ("union_tag_invalid", "union_tag_not_found"):
             pointer += "/" + str(ctx.get("discriminator", "type")).strip("'")
-            hint = f"use one of: {ctx.get('expected_tags', '')}"
-        errors.append(FieldError(pointer, msg, hint))
+            # union_tag_not_found has no expected_tags in its ctx: name the layer types ourselves.
+            tags = ctx.get("expected_tags") or ", ".join(f"'{t}'" for t in _UNION_TAG_ORDER)
+            hint = f"use one of: {tags}"
+        errors.append(FieldError(pointer, msg, hint or _FALLBACK_HINT))
     return errors
 
 

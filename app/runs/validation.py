@@ -53,10 +53,13 @@ def check_spec(spec: RunSpec, settings: Settings) -> tuple[RunSpec, list[FieldEr
     checked = Checked(spec.model_copy(deep=True))
     classes = _check_dataset(checked)
     _check_caps(checked, settings)
-    if classes is not None and spec.dataset.name in CATALOG:
+    if spec.dataset.name in CATALOG:
+        # The shape walk needs only the dataset's input shape, so a bad class list must not
+        # hide layer mistakes: the user gets all of them in one answer.
         _normalise_input(checked)
         _walk_shapes(checked, settings)
-        _check_output(checked, classes)
+        if classes is not None:
+            _check_output(checked, classes)
     _check_training(checked)
     if checked.errors:
         raise InvalidSpec(checked.errors)
@@ -74,6 +77,11 @@ def _check_dataset(c: Checked) -> list[int] | None:
         ds.classes = list(info.classes)
         return ds.classes
     ok = True
+    if not ds.classes:
+        # load_split treats [] as "every class", so the normalised spec would not say what is trained.
+        c.error("/dataset/classes", "the class list is empty",
+                "list the classes to keep, or leave classes out to use all of them")
+        return None
     for i, label in enumerate(ds.classes):
         if label not in info.classes:
             c.error(f"/dataset/classes/{i}", f"{ds.name} has no class {label}",

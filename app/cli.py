@@ -1,0 +1,66 @@
+"""The `trainserve` command: run the service (serve, worker, migrate)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from app.settings import get_settings
+
+cli = typer.Typer(help="Train Keras networks over HTTP and serve their predictions.",
+                  no_args_is_help=True, add_completion=False)
+
+
+@cli.command()
+def migrate() -> None:
+    """Upgrade the database schema to the version this code needs."""
+    from app.db.migrations import upgrade
+
+    settings = get_settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    upgrade(settings.resolved_database_url)
+    typer.echo(f"database at head: {settings.resolved_database_url}")
+
+
+@cli.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="default: TRAINSERVE_HOST")] = None,
+    port: Annotated[int | None, typer.Option(help="default: TRAINSERVE_PORT")] = None,
+    workers: Annotated[int | None, typer.Option(help="worker processes; default: TRAINSERVE_WORKERS")] = None,
+) -> None:
+    """Start the API and a supervised pool of training workers."""
+    import uvicorn
+
+    from app.logs import configure_logging
+    from app.main import create_app
+    from app.training.pool import WorkerPool
+
+    settings = get_settings()
+    if workers is not None:
+        settings = settings.model_copy(update={"workers": workers})
+    configure_logging()
+    app = create_app(settings)
+    pool = WorkerPool(settings)
+    pool.start()
+    try:
+        uvicorn.run(app, host=host or settings.host, port=port or settings.port,
+                    log_level="warning", timeout_graceful_shutdown=5)
+    finally:
+        pool.stop()
+
+
+@cli.command()
+def worker() -> None:
+    """Run one training worker in this process (for scaling out beside `serve --workers 0`)."""
+    from app.training.worker import worker_main
+
+    worker_main(get_settings().model_dump(mode="json"))
+
+
+def main() -> None:
+    cli()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,34 @@
+"""How a running training is told to stop: one flag, checked by Keras after every batch."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+
+class RunControl:
+    """Set from the lease thread (cancel, lease lost), a signal handler (shutdown), or the
+    training loop itself (deadline, NaN); the first reason wins."""
+
+    def __init__(self, deadline: float) -> None:
+        self.deadline = deadline  # time.time() after which the run is over its wall-clock cap
+        self._event = threading.Event()
+        self._lock = threading.Lock()
+        self.reason: str | None = None
+        self.detail: str = ""
+
+    def stop(self, reason: str, detail: str = "") -> None:
+        with self._lock:
+            if self.reason is None:
+                self.reason, self.detail = reason, detail
+        self._event.set()
+
+    @property
+    def stopped(self) -> bool:
+        return self._event.is_set()
+
+    def over_deadline(self) -> bool:
+        return time.time() > self.deadline
+
+    def wait(self, seconds: float) -> bool:
+        return self._event.wait(seconds)
