@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import signal
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from fastapi.testclient import TestClient
 from app.db.migrations import upgrade
 from app.main import create_app
 from app.settings import Settings
+from tests.live import LiveService
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -32,3 +34,21 @@ def settings(tmp_path: Path) -> Settings:
 def client(settings: Settings) -> Iterator[TestClient]:
     with TestClient(create_app(settings)) as c:
         yield c
+
+
+@pytest.fixture
+def live(tmp_path: Path) -> Iterator[Callable[..., LiveService]]:
+    """Factory of real `trainserve serve` processes on this test's data dir; stopped afterwards."""
+    started: list[LiveService] = []
+
+    def start(workers: int = 1, data_dir: Path | None = None, **env: object) -> LiveService:
+        svc = LiveService(data_dir or tmp_path / "var", os.environ.get("TRAINSERVE_TEST_DATABASE_URL", ""),
+                          workers=workers, **env)
+        started.append(svc)
+        return svc.start()
+
+    yield start
+    for svc in started:
+        if svc.proc is not None:
+            svc.stop(signal.SIGKILL)
+        assert "database is locked" not in svc.logs()
