@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from typing import Annotated
 
 import typer
@@ -43,6 +44,10 @@ def serve(
     app = create_app(settings)
     pool = WorkerPool(settings)
     pool.start()
+    # uvicorn re-raises the signal that stopped it once it is done; a Python-level handler
+    # turns that into a no-op so the `finally` below still drains the pool.
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: None)
     try:
         uvicorn.run(app, host=host or settings.host, port=port or settings.port,
                     log_level="warning", timeout_graceful_shutdown=5)

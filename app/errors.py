@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -11,6 +12,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_JSON = "application/problem+json"
+log = logging.getLogger("trainserve.api")
 
 
 @dataclass(frozen=True)
@@ -173,6 +175,12 @@ def install_error_handlers(app: FastAPI) -> None:
                                 f"The request has {n} problem{'s' if n != 1 else ''}; see errors.",
                                 type_="/problems/invalid-request",
                                 errors=[e.as_dict() for e in errors])
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error", exc_info=exc)
+        return problem_response(500, "Internal server error",
+                                "The server failed to handle this request; it has been logged.")
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -133,3 +133,23 @@ def _wait_group_gone(pgid: int, timeout: float = 20) -> None:
         except ProcessLookupError:
             return
         time.sleep(0.1)
+
+
+def read_events(http: httpx.Client, run_id: str, last_event_id: str | None = None,
+                timeout: float = 240) -> list[tuple[int, str, dict[str, Any]]]:
+    """Read the run's SSE stream until it ends; returns (id, event, data) in arrival order."""
+    headers = {"Last-Event-ID": last_event_id} if last_event_id else {}
+    events: list[tuple[int, str, dict[str, Any]]] = []
+    fields: dict[str, str] = {}
+    with http.stream("GET", f"/v1/runs/{run_id}/events", headers=headers, timeout=timeout) as resp:
+        assert resp.status_code == 200
+        assert resp.headers["content-type"].startswith("text/event-stream")
+        for line in resp.iter_lines():
+            if line:
+                key, _, value = line.partition(":")
+                fields[key] = value.strip()
+                continue
+            if "event" in fields:
+                events.append((int(fields["id"]), fields["event"], json.loads(fields["data"])))
+            fields = {}
+    return events

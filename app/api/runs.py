@@ -88,6 +88,13 @@ async def run_events(run_id: str, request: Request, settings: SettingsDep,
     from starlette.concurrency import run_in_threadpool
 
     await run_in_threadpool(service.get_run, settings, run_id)
-    after = int(last_event_id) if last_event_id and last_event_id.isdigit() else 0
+    after = _event_id(last_event_id)
     return EventSourceResponse(run_event_stream(settings, run_id, after, request),
                                ping=10, send_timeout=30)
+
+
+def _event_id(header: str | None) -> int:
+    """A resume point from Last-Event-ID; anything we did not send means 'from the start'."""
+    if header and header.isascii() and header.isdigit() and len(header) <= 18:
+        return int(header)
+    return 0

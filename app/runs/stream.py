@@ -13,22 +13,33 @@ from typing import Any
 import anyio
 from starlette.requests import Request
 
+from app.db.models import Run
 from app.db.session import read_session
 from app.runs.events import events_after
+from app.runs.schemas import FINISHED
 from app.settings import Settings
 
 POLL_SECONDS = 0.05
 
 
-def _read(settings: Settings, run_id: str, after: int) -> list[tuple[int, str, dict[str, Any]]]:
+def _read(settings: Settings, run_id: str,
+          after: int) -> tuple[list[tuple[int, str, dict[str, Any]]], bool]:
+    """Events after ``after``, and whether the stream is over (the run is gone or finished
+    and the client has already seen its ``done``)."""
     with read_session(settings.resolved_database_url) as session:
-        return [(e.id, e.type, e.data) for e in events_after(session, run_id, after)]
+        batch = [(e.id, e.type, e.data) for e in events_after(session, run_id, after)]
+        if batch:
+            return batch, False
+        run = session.get(Run, run_id)
+        return batch, run is None or run.status in FINISHED
 
 
 async def run_event_stream(settings: Settings, run_id: str, after: int,
                            request: Request) -> AsyncIterator[dict[str, Any]]:
     while not await request.is_disconnected():
-        batch = await anyio.to_thread.run_sync(_read, settings, run_id, after)
+        batch, over = await anyio.to_thread.run_sync(_read, settings, run_id, after)
+        if over:
+            return
         for event_id, type_, data in batch:
             after = event_id
             yield {"id": str(event_id), "event": type_, "data": json.dumps(data)}

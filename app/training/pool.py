@@ -41,7 +41,7 @@ class WorkerPool:
     def _spawn(self) -> None:
         worker_id = f"{socket.gethostname()}:pool{os.getpid()}:{uuid.uuid4().hex[:8]}"
         proc = self._ctx.Process(target=worker_main, name=f"trainserve-worker-{worker_id[-8:]}",
-                                 args=(self.settings.model_dump(mode="json"), worker_id))
+                                 args=(self.settings.model_dump(mode="json"), worker_id, True))
         proc.start()
         self._procs[worker_id] = proc
         log.info("started worker %s (pid %s)", worker_id, proc.pid)

@@ -41,8 +41,10 @@ def configure_tensorflow(threads: int) -> None:
 
 
 class Worker:
-    def __init__(self, settings: Settings, worker_id: str | None = None) -> None:
+    def __init__(self, settings: Settings, worker_id: str | None = None,
+                 orphan_exit: bool = False) -> None:
         self.settings = settings
+        self.orphan_exit = orphan_exit  # pool children stop when the pool process is gone
         self.url = settings.resolved_database_url
         self.worker_id = worker_id or new_worker_id()
         self.shutdown = threading.Event()
@@ -75,7 +77,11 @@ class Worker:
             log.info("worker %s stopped", self.worker_id)
 
     def _beat(self) -> None:
+        parent = os.getppid()
         while not self.shutdown.wait(WORKER_HEARTBEAT_S):
+            if self.orphan_exit and os.getppid() != parent:
+                log.warning("worker %s: its pool process died; shutting down", self.worker_id)
+                self.request_shutdown()
             try:
                 jobs.worker_heartbeat(self.url, self.worker_id, self.run_id)
             except Exception:  # a missed heartbeat is retried; it must not kill the worker
@@ -154,14 +160,15 @@ class Worker:
                 control.stop("cancel")
 
 
-def worker_main(settings_data: dict[str, Any], worker_id: str | None = None) -> None:
+def worker_main(settings_data: dict[str, Any], worker_id: str | None = None,
+                pooled: bool = False) -> None:
     """Entry point of a worker process (spawned by the pool or `trainserve worker`)."""
     from app.logs import configure_logging
 
     settings = Settings.model_validate(settings_data)
     configure_logging()
     configure_tensorflow(settings.threads_per_worker)
-    worker = Worker(settings, worker_id)
+    worker = Worker(settings, worker_id, orphan_exit=pooled)
     signal.signal(signal.SIGTERM, worker.request_shutdown)
     signal.signal(signal.SIGINT, worker.request_shutdown)
     worker.serve_forever()

@@ -1,0 +1,72 @@
+"""Cancel, delete, caps and scheduling, with real worker processes over real HTTP."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from tests.live import LiveService, load_example
+
+pytestmark = pytest.mark.slow
+
+LONG = {"epochs": 300}  # far longer than any test waits: it ends only when stopped
+
+
+def test_cancel_queued_and_running_runs_then_delete(live: Callable[..., LiveService]) -> None:
+    svc = live(workers=1)
+    running = svc.submit(load_example("digits-relu", **LONG))["id"]
+    queued = svc.submit(load_example("zero-vs-one"))["id"]
+    svc.wait_for(running, {"running"}, min_epoch=1)
+
+    resp = svc.http.post(f"/v1/runs/{queued}/cancel")
+    assert resp.status_code == 202 and resp.json()["status"] == "cancelled"
+
+    resp = svc.http.post(f"/v1/runs/{running}/cancel")
+    assert resp.status_code == 202 and resp.json()["status"] in ("cancelling", "cancelled")
+    assert svc.http.delete(f"/v1/runs/{running}").status_code in (409, 204)
+    stopped = svc.wait_for(running, timeout=30)
+    assert stopped["status"] == "cancelled"
+    assert stopped["progress"]["epoch"] < 300
+    assert svc.http.post(f"/v1/runs/{running}/cancel").status_code == 409
+
+    assert svc.http.get(f"/v1/runs/{running}/model").status_code == 409
+    assert svc.http.delete(f"/v1/runs/{running}").status_code == 204
+    assert svc.http.get(f"/v1/runs/{running}").status_code == 404
+    assert not (svc.data_dir / "runs" / running).exists()
+    assert svc.run(queued)["status"] == "cancelled"  # it never started
+
+
+def test_one_worker_runs_jobs_in_order(live: Callable[..., LiveService]) -> None:
+    svc = live(workers=1)
+    first, second = (svc.submit(load_example("zero-vs-one", epochs=3))["id"] for _ in range(2))
+    a, b = svc.wait_for(first), svc.wait_for(second)
+    assert a["status"] == b["status"] == "succeeded"
+    assert a["finished_at"] <= b["started_at"]
+
+
+def test_two_workers_train_two_runs_at_once(live: Callable[..., LiveService]) -> None:
+    svc = live(workers=2)
+    first, second = (svc.submit(load_example("digits-relu", epochs=4))["id"] for _ in range(2))
+    a, b = svc.wait_for(first), svc.wait_for(second)
+    assert a["status"] == b["status"] == "succeeded"
+    assert a["started_at"] < b["finished_at"] and b["started_at"] < a["finished_at"]
+
+
+def test_wall_clock_cap_fails_the_run(live: Callable[..., LiveService]) -> None:
+    svc = live(workers=1)
+    run = svc.submit(load_example("digits-relu", max_seconds=2, **LONG))["id"]
+    done = svc.wait_for(run, timeout=60)
+    assert done["status"] == "failed"
+    assert "wall-clock cap of 2 s" in done["failure_reason"]
+
+
+def test_diverging_loss_fails_with_a_hint(live: Callable[..., LiveService]) -> None:
+    svc = live(workers=1)
+    spec = load_example("digits-regression", epochs=5)
+    spec["training"]["optimizer"] = {"type": "sgd", "learning_rate": 10.0}
+    created = svc.submit(spec)
+    assert any(w["pointer"] == "/training/optimizer/learning_rate" for w in created["warnings"])
+    done = svc.wait_for(created["id"], timeout=60)
+    assert done["status"] == "failed"
+    assert "lower the learning rate" in done["failure_reason"]
