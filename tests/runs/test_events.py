@@ -7,9 +7,10 @@ from collections.abc import Callable
 
 import pytest
 
+from tests.conftest import BOTH_BACKENDS
 from tests.live import LiveService, load_example, read_events
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, BOTH_BACKENDS]
 
 
 def test_stream_delivers_every_epoch_in_order_and_resumes(live: Callable[..., LiveService]) -> None:

@@ -7,7 +7,12 @@ from concurrent.futures import ThreadPoolExecutor
 
 from fastapi.testclient import TestClient
 
+import pytest
+
+from tests.conftest import BOTH_BACKENDS
 from tests.live import LiveService, load_example
+
+pytestmark = BOTH_BACKENDS
 
 
 def test_twenty_concurrent_identical_posts_create_one_run(live: Callable[..., LiveService]) -> None:

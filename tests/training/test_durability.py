@@ -8,9 +8,10 @@ from collections.abc import Callable
 
 import pytest
 
+from tests.conftest import BOTH_BACKENDS
 from tests.live import LiveService, load_example
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, BOTH_BACKENDS]
 
 
 def _kill_worker(svc: LiveService) -> None:

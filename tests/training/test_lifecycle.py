@@ -6,9 +6,10 @@ from collections.abc import Callable
 
 import pytest
 
+from tests.conftest import BOTH_BACKENDS
 from tests.live import LiveService, load_example
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, BOTH_BACKENDS]
 
 LONG = {"epochs": 300}  # far longer than any test waits: it ends only when stopped
 
