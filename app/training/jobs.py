@@ -137,7 +137,7 @@ def set_reproducibility(url: str, run_id: str, worker_id: str, record: dict[str,
 
 
 def record_epoch(url: str, run_id: str, worker_id: str, epoch: int, metrics: dict[str, float],
-                 seconds: float, checkpoint_epoch: int) -> None:
+                 seconds: float, ended_at: float, checkpoint_epoch: int) -> None:
     """Store one finished epoch exactly once, with the checkpoint that covers it."""
     with write_session(url) as s:
         run = _owned(s, run_id, worker_id)
@@ -149,7 +149,7 @@ def record_epoch(url: str, run_id: str, worker_id: str, epoch: int, metrics: dic
         run.epoch, run.checkpoint_epoch = epoch, checkpoint_epoch
         run.last_metrics = {"epoch": epoch, **metrics, "seconds": seconds}
         add_event(s, run_id, "epoch", {"epoch": epoch, "epochs": run.epochs, **metrics,
-                                       "seconds": seconds})
+                                       "seconds": seconds, "ended_at": ended_at})
 
 
 def forget_epochs_after(url: str, run_id: str, worker_id: str, epoch: int) -> None:

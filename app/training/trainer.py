@@ -23,7 +23,7 @@ from app.training.control import RunControl
 from app.training.data import TrainingData, epoch_batches, prepare, steps_per_epoch
 from app.training.evaluation import evaluate
 
-EpochSink = Callable[[int, dict[str, float], float, list[np.ndarray]], None]
+EpochSink = Callable[[int, dict[str, float], float, float, list[np.ndarray]], None]
 
 
 @dataclass
@@ -60,7 +60,7 @@ class ProgressCallback(keras.callbacks.Callback):
                               "lower the learning rate or scale the inputs")
             self.model.stop_training = True
             return
-        self.sink(epoch + 1, metrics, seconds, checkpoint.snapshot(self.model))
+        self.sink(epoch + 1, metrics, seconds, time.time(), checkpoint.snapshot(self.model))
 
 
 class EpochRecorder:
@@ -73,16 +73,16 @@ class EpochRecorder:
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"epochs-{run_id}")
         self._last: Future[None] | None = None
 
-    def __call__(self, epoch: int, metrics: dict[str, float], seconds: float,
+    def __call__(self, epoch: int, metrics: dict[str, float], seconds: float, ended_at: float,
                  arrays: list[np.ndarray]) -> None:
-        self._last = self._pool.submit(self._persist, epoch, metrics, seconds, arrays)
+        self._last = self._pool.submit(self._persist, epoch, metrics, seconds, ended_at, arrays)
 
-    def _persist(self, epoch: int, metrics: dict[str, float], seconds: float,
+    def _persist(self, epoch: int, metrics: dict[str, float], seconds: float, ended_at: float,
                  arrays: list[np.ndarray]) -> None:
         try:
             checkpoint.write(self.run_dir, epoch, arrays)
             jobs.record_epoch(self.settings.resolved_database_url, self.run_id, self.worker_id,
-                              epoch, metrics, seconds, checkpoint_epoch=epoch)
+                              epoch, metrics, seconds, ended_at, checkpoint_epoch=epoch)
         except jobs.LeaseLost:
             self.control.stop("lost")
 
