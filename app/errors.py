@@ -82,10 +82,12 @@ class Unauthorized(ServiceError):
 
 def problem_response(status: int, title: str, detail: str, *, type_: str = "about:blank",
                      errors: list[dict[str, Any]] | None = None,
-                     headers: dict[str, str] | None = None) -> JSONResponse:
+                     headers: dict[str, str] | None = None,
+                     extra: dict[str, Any] | None = None) -> JSONResponse:
     body: dict[str, Any] = {"type": type_, "title": title, "status": status, "detail": detail}
     if errors:
         body["errors"] = errors
+    body.update(extra or {})
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
@@ -163,9 +165,12 @@ def validation_field_errors(exc: RequestValidationError) -> list[FieldError]:
 
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ServiceError)
-    async def _service_error(_: Request, exc: ServiceError) -> JSONResponse:
+    async def _service_error(request: Request, exc: ServiceError) -> JSONResponse:
+        # Open Inference Protocol clients (tritonclient) read the message from "error".
+        extra = {"error": exc.detail} if request.url.path.startswith("/v2/") else None
         return problem_response(exc.status, exc.title, exc.detail, type_=exc.type,
-                                errors=[e.as_dict() for e in exc.errors], headers=exc.headers)
+                                errors=[e.as_dict() for e in exc.errors], headers=exc.headers,
+                                extra=extra)
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -195,3 +200,11 @@ def _title(status: int) -> str:
         return HTTPStatus(status).phrase
     except ValueError:
         return "Error"
+
+
+class PayloadTooLarge(ServiceError):
+    def __init__(self, limit: int) -> None:
+        super().__init__(detail=f"The request body is over the limit of {limit:,} bytes.",
+                         errors=[FieldError("", "body too large",
+                                            "send fewer or smaller images per request")],
+                         status=413, title="Payload too large", type="/problems/payload-too-large")

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI, Request, Response
 
-from app.api import datasets, health, runs
+from app.api import datasets, health, models, predict, runs, v2
 from app.api.deps import require_api_key
 from app.db.migrations import schema_problem
 from app.errors import install_error_handlers
+from app.inference.cache import ModelCache
+from app.inference.warmup import start_warmup
+from app.limits import BodyLimit
 from app.observability import LATENCY, REQUESTS
 from app.settings import Settings, get_settings
 
@@ -29,6 +33,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if problem is not None:
             raise SchemaOutOfDate(problem)
         settings.runs_dir.mkdir(parents=True, exist_ok=True)
+        start_warmup(app.state.model_cache, settings, app.state.warmup)
         yield
 
     app = FastAPI(
@@ -38,11 +43,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.model_cache = ModelCache(settings.model_cache_size)
+    app.state.warmup = threading.Event()  # set once named models are loaded
     install_error_handlers(app)
     app.include_router(health.router)
     protected = [Depends(require_api_key)]
     app.include_router(datasets.router, dependencies=protected)
     app.include_router(runs.router, dependencies=protected)
+    app.include_router(predict.router, dependencies=protected)
+    app.include_router(models.router, dependencies=protected)
+    app.include_router(v2.live_router)
+    app.include_router(v2.router, dependencies=protected)
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
 
     @app.middleware("http")
     async def _observe(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:

@@ -41,3 +41,8 @@ class RunCollector(Collector):
 
 
 REGISTRY.register(RunCollector())
+
+PREDICT_LATENCY = Histogram(
+    "trainserve_prediction_seconds", "Time to answer a prediction request (decode + forward pass)",
+    buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+    registry=REGISTRY)

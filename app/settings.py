@@ -36,6 +36,10 @@ class Settings(BaseSettings):
     max_layers: int = Field(32, ge=1)
     max_parameters: int = Field(5_000_000, ge=1)
 
+    max_predict_instances: int = Field(256, ge=1, description="images or instances per request")
+    max_body_bytes: int = Field(20 * 1024 * 1024, ge=1024, description="larger bodies get 413")
+    model_cache_size: int = Field(8, ge=1, description="trained models kept loaded for prediction")
+
     mnist_url: str = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.npz"
     download_timeout: float = 10.0
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import func, select
@@ -16,6 +16,7 @@ from app.db.models import Worker
 from app.db.session import read_session
 from app.errors import problem_response
 from app.observability import REGISTRY
+from app.settings import Settings
 
 router = APIRouter(tags=["health"])
 
@@ -25,7 +26,7 @@ def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-def readiness_problem(settings: SettingsDep) -> str | None:
+def readiness_problem(settings: Settings, warmed_up: bool) -> str | None:
     url = settings.resolved_database_url
     if (problem := schema_problem(url)) is not None:
         return problem
@@ -36,13 +37,15 @@ def readiness_problem(settings: SettingsDep) -> str | None:
     if not live:
         return (f"no worker has sent a heartbeat in the last {settings.worker_stale_seconds:g} s; "
                 "start one with `trainserve worker` or TRAINSERVE_WORKERS >= 1")
+    if not warmed_up:
+        return "named models are still loading into the prediction cache"
     return None
 
 
 @router.get("/readyz", responses={503: {"description": "not ready; detail says why",
                                         "content": {"application/problem+json": {}}}})
-def readyz(settings: SettingsDep) -> JSONResponse:
-    problem = readiness_problem(settings)
+def readyz(settings: SettingsDep, request: Request) -> JSONResponse:
+    problem = readiness_problem(settings, request.app.state.warmup.is_set())
     if problem is not None:
         return problem_response(503, "Not ready", problem, type_="/problems/not-ready")
     return JSONResponse({"status": "ready"})

@@ -9,6 +9,7 @@ from fastapi.responses import FileResponse
 from sse_starlette.sse import EventSourceResponse
 
 from app.api.deps import SettingsDep
+from app.api.predict import CacheDep
 from app.errors import Conflict, NotFound
 from app.runs import service
 from app.runs.schemas import EpochOut, MetricsOut, RunList, RunOut, RunStatus
@@ -55,8 +56,9 @@ def cancel_run(run_id: str, settings: SettingsDep) -> RunOut:
 
 
 @router.delete("/{run_id}", status_code=status.HTTP_204_NO_CONTENT, responses=_ERRORS)
-def delete_run(run_id: str, settings: SettingsDep) -> Response:
-    service.delete_run(settings, run_id)
+def delete_run(run_id: str, settings: SettingsDep, cache: CacheDep) -> Response:
+    artifact = service.delete_run(settings, run_id)
+    cache.evict((run_id, artifact))
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

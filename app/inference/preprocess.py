@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image, ImageFilter, ImageOps
 
 from app.errors import FieldError, InvalidInput
 
@@ -35,16 +35,29 @@ MIN_CONTRAST = 24.0  # grey levels between paper and ink below which an image co
 NOISE_FLOOR = 0.2  # fraction of full ink below which pixels are paper texture or JPEG ringing
 MNIST_BOX = 20 / 28  # MNIST digits fit a 20x20 box inside the 28x28 field
 DIGITS_SUPERSAMPLE = 4  # UCI digits: 32x32 bitmaps counted in 4x4 blocks down to 8x8
+# Stroke width over glyph size: 95% of MNIST digits are thicker than MIN_STROKE, the median
+# is TARGET_STROKE. Pens in photos draw far thinner lines, which shrink to faint hairlines.
+MIN_STROKE = 0.10
+TARGET_STROKE = 0.16
+SMALL_MODEL_SIDE = 16  # below this, models are digits-like (ink fills the box), else MNIST-like
+WORKING_SIDE = 1024  # uploads are shrunk to this before preprocessing; 20x20 is the target
 
 
 # --- images -------------------------------------------------------------------------------
 
-def decode_image(data: bytes, pointer: str) -> np.ndarray:
-    """A PNG or JPEG as a 2-D float32 grayscale array in [0, 255]; transparency becomes paper."""
-    return _to_gray(_open_image(data, pointer))
+def decode_image(data: bytes, pointer: str, *, max_side: int | None = None) -> np.ndarray:
+    """A PNG or JPEG as a 2-D float32 grayscale array in [0, 255]; transparency becomes paper.
+
+    ``max_side`` shrinks bigger images (aspect kept) while decoding: a digit needs a few
+    hundred pixels, and a 25 MP photo would cost 100 MB of float32 and seconds of CPU.
+    """
+    gray = _to_gray(_open_image(data, pointer, draft_side=max_side))
+    if max_side is not None and max(gray.size) > max_side:
+        gray.thumbnail((max_side, max_side), Image.Resampling.BOX)
+    return np.asarray(gray, dtype=np.float32)
 
 
-def _open_image(data: bytes, pointer: str) -> Image.Image:
+def _open_image(data: bytes, pointer: str, draft_side: int | None = None) -> Image.Image:
     if not data:
         raise _undecodable(pointer, "the image is empty (0 bytes)")
     try:
@@ -53,12 +66,14 @@ def _open_image(data: bytes, pointer: str) -> Image.Image:
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             img = Image.open(io.BytesIO(data), formats=list(FORMATS))
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise _too_large(pointer, "more than " + f"{MAX_PIXELS:,} pixels") from exc
+        raise _too_large(pointer, f"more than {MAX_PIXELS:,} pixels") from exc
     except Image.UnidentifiedImageError as exc:
         raise _undecodable(pointer, "the data is not a PNG or JPEG image") from exc
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         raise _undecodable(pointer, f"the image header is damaged ({exc})") from exc
     _check_header(img, pointer)
+    if draft_side is not None and img.format == "JPEG":
+        img.draft(img.mode, (draft_side, draft_side))  # JPEG decodes at 1/2, 1/4, 1/8 for free
     try:
         img.load()  # Pillow decodes lazily: truncated data only shows up here
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
@@ -83,14 +98,14 @@ def _check_header(img: Image.Image, pointer: str) -> None:
             "save it as an 8-bit grayscale or RGB PNG or JPEG")])
 
 
-def _to_gray(img: Image.Image) -> np.ndarray:
+def _to_gray(img: Image.Image) -> Image.Image:
     img = ImageOps.exif_transpose(img)  # phones store rotation in EXIF, not in the pixels
     if _has_alpha(img):
         rgba = img.convert("RGBA")
         img = Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba)
     elif img.mode not in ("1", "L", "RGB"):
         img = img.convert("RGB")  # CMYK, YCbCr, palettes: via RGB, which every mode converts to
-    return np.asarray(img.convert("L"), dtype=np.float32)
+    return img.convert("L")
 
 
 def _has_alpha(img: Image.Image) -> bool:
@@ -115,8 +130,8 @@ def _undecodable(pointer: str, message: str) -> InvalidInput:
 
 def _too_large(pointer: str, size: str) -> InvalidInput:
     return InvalidInput("An image is too large.", [FieldError(
-        pointer, f"the image has {size}; the limit is {MAX_PIXELS:,} pixels, "
-                 f"{MAX_SIDE:,} per side", "scale it down; a few hundred pixels per side is plenty")])
+        pointer, f"the image has {size}; the limit is {MAX_PIXELS:,} pixels, {MAX_SIDE:,} per side",
+        "scale it down; a few hundred pixels per side is plenty")])
 
 
 # --- MNIST-style preprocessing ------------------------------------------------------------
@@ -128,9 +143,11 @@ def preprocess_digit(gray: np.ndarray, size: Shape, *, pointer: str = "") -> np.
     to fit 20x20 and then placed so its centre of mass is at the centre (the MNIST recipe);
     for small models (8x8 ``digits``) to fill the whole box, as the UCI digits do.
     """
-    ink = _ink_map(np.asarray(gray, dtype=np.float32), pointer)
-    glyph = _crop_to_ink(ink)
-    if max(size) < 16:
+    gray = np.asarray(gray, dtype=np.float32)
+    if gray.ndim != 2 or gray.size == 0:
+        raise ValueError(f"expected a non-empty 2-D grayscale array, got shape {gray.shape}")
+    glyph = _crop_to_ink(_ink_map(gray, pointer))
+    if max(size) < SMALL_MODEL_SIDE:
         return _fill_box(glyph, size)
     return _centre_by_mass(glyph, size)
 
@@ -139,13 +156,14 @@ def _ink_map(gray: np.ndarray, pointer: str) -> np.ndarray:
     border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
     paper = float(np.median(border))
     darkest, brightest = float(gray.min()), float(gray.max())
-    # Paper closer to white than the ink is: dark ink on light paper, so invert.
+    # Paper nearer the bright end than the dark end: the ink is the dark part, so invert.
     ink = paper - gray if paper - darkest > brightest - paper else gray - paper
     contrast = float(ink.max())
     if contrast < MIN_CONTRAST:
         raise InvalidInput("An image shows no digit.", [FieldError(
             pointer, f"the image is blank: ink and background differ by {contrast:.0f} of 255 "
-                     "grey levels", "send one digit written with clear contrast to its background")])
+                     "grey levels",
+            "send one digit written with clear contrast to its background")])
     ink = np.clip(ink / contrast, 0.0, 1.0)
     ink[ink < NOISE_FLOOR] = 0.0
     return ink
@@ -168,7 +186,7 @@ def _fit(glyph: np.ndarray, box: Shape) -> np.ndarray:
 
 def _centre_by_mass(glyph: np.ndarray, size: Shape) -> np.ndarray:
     box = max(1, round(min(size) * MNIST_BOX))
-    small = _fit(glyph, (box, box))
+    small = _fit(_thicken(glyph, box), (box, box))
     small /= max(float(small.max()), 1e-6)  # thin strokes fade when shrunk; MNIST ink peaks at 1
     rows, cols = np.indices(small.shape)
     mass = float(small.sum())
@@ -181,9 +199,35 @@ def _centre_by_mass(glyph: np.ndarray, size: Shape) -> np.ndarray:
     return canvas
 
 
+def _thicken(glyph: np.ndarray, box: int) -> np.ndarray:
+    """Widens thin strokes to MNIST's usual width, working at 4x the final size to stay cheap."""
+    ratio = _stroke_ratio(glyph)
+    if ratio >= MIN_STROKE:
+        return glyph
+    fine = _fit(glyph, (4 * box, 4 * box))
+    grow = round((TARGET_STROKE - ratio) * max(fine.shape))
+    if grow < 1:
+        return glyph
+    room = np.pad(fine, grow)  # the filter cannot grow ink past the image's edge
+    widened = Image.fromarray(room).filter(ImageFilter.MaxFilter(grow | 1))  # odd, >= grow
+    return _crop_to_ink(np.asarray(widened, dtype=np.float32))
+
+
+def _stroke_ratio(glyph: np.ndarray) -> float:
+    # A stroke of width w and length L has area w*L and about 2*L edge pixels.
+    ink = np.pad(glyph >= 0.5, 1)
+    interior = (ink[1:-1, 1:-1] & ink[:-2, 1:-1] & ink[2:, 1:-1]
+                & ink[1:-1, :-2] & ink[1:-1, 2:])
+    area = int(ink.sum())
+    edge = area - int(interior.sum())
+    return 2 * area / max(edge, 1) / max(glyph.shape)
+
+
 def _fill_box(glyph: np.ndarray, size: Shape) -> np.ndarray:
     k = DIGITS_SUPERSAMPLE
-    fine = (_fit(glyph, (size[0] * k, size[1] * k)) >= 0.5).astype(np.float32)
+    # Grey levels, not UCI's on/off bitmap: averaging them estimates the same block counts
+    # from anti-aliased input, without the rounding a threshold adds.
+    fine = _fit(_thicken(glyph, max(size)), (size[0] * k, size[1] * k))
     canvas = np.zeros((size[0] * k, size[1] * k), dtype=np.float32)
     top, left = (canvas.shape[0] - fine.shape[0]) // 2, (canvas.shape[1] - fine.shape[1]) // 2
     canvas[top:top + fine.shape[0], left:left + fine.shape[1]] = fine
@@ -270,7 +314,8 @@ def _b64_bytes(item: dict[str, Any], pointer: str) -> bytes:
 
 def _image_instance(data: bytes, shape: Shape, preprocess: bool, pointer: str) -> np.ndarray:
     if preprocess:
-        return preprocess_digit(decode_image(data, pointer), shape, pointer=pointer)
+        gray = decode_image(data, pointer, max_side=WORKING_SIDE)
+        return preprocess_digit(gray, shape, pointer=pointer)
     img = _open_image(data, pointer)
     if img.size != (shape[1], shape[0]):
         raise InvalidInput("An image has the wrong size for preprocess=none.", [FieldError(
@@ -282,7 +327,7 @@ def _image_instance(data: bytes, shape: Shape, preprocess: bool, pointer: str) -
             FieldError(pointer, f"the image is {img.mode} with colour or transparency",
                        "save it as 8-bit grayscale without alpha, light ink on black, "
                        "or drop preprocess=none")])
-    return _to_gray(img) / 255.0
+    return np.asarray(_to_gray(img), dtype=np.float32) / 255.0
 
 
 def _pixel_instance(item: list[Any], shape: Shape, pointer: str) -> np.ndarray:

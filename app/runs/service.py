@@ -119,7 +119,8 @@ def cancel_run(settings: Settings, run_id: str) -> Run:
         return run
 
 
-def delete_run(settings: Settings, run_id: str) -> None:
+def delete_run(settings: Settings, run_id: str) -> str | None:
+    """Delete a finished run and its files; returns its artifact hash (to evict caches)."""
     with write_session(settings.resolved_database_url) as session:
         run = session.get(Run, run_id)
         if run is None:
@@ -130,8 +131,10 @@ def delete_run(settings: Settings, run_id: str) -> None:
         if names:
             raise Conflict(f"Model name(s) {', '.join(names)} point at run {run_id}; "
                            "repoint or delete them first.")
+        artifact = run.artifact_sha256
         session.delete(run)
     shutil.rmtree(settings.runs_dir / run_id, ignore_errors=True)
+    return artifact
 
 
 def run_metrics(settings: Settings, run_id: str) -> list[EpochMetric]:

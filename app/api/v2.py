@@ -1,0 +1,101 @@
+"""Open Inference Protocol v2 (KServe / Triton): health, model metadata, readiness, infer.
+
+``{name}`` is a model name or a run id; ``tritonclient.http`` works against it unchanged.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import numpy as np
+from fastapi import APIRouter, Header, Request, Response
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from app.api.deps import SettingsDep
+from app.api.predict import CacheDep
+from app.errors import problem_response
+from app.inference import oip, resolve
+from app.inference.cache import ModelCache
+from app.inference.predictor import Predictor
+from app.inference.resolve import Target
+from app.observability import PREDICT_LATENCY
+from app.settings import Settings
+
+router = APIRouter(prefix="/v2", tags=["open inference protocol v2"])
+live_router = APIRouter(prefix="/v2", tags=["open inference protocol v2"])  # no API key: health
+PROBLEM = {"content": {"application/problem+json": {}}}
+
+
+@live_router.get("/health/live")
+def live() -> dict[str, bool]:
+    return {"live": True}
+
+
+@live_router.get("/health/ready", responses={503: {"description": "not ready", **PROBLEM}})
+def ready(request: Request) -> JSONResponse:
+    if not request.app.state.warmup.is_set():
+        return problem_response(503, "Not ready", "named models are still loading",
+                                extra={"error": "named models are still loading"})
+    return JSONResponse({"ready": True})
+
+
+@router.get("/models/{name}", responses={404: {"description": "unknown", **PROBLEM}})
+async def metadata(name: str, settings: SettingsDep, cache: CacheDep) -> dict[str, Any]:
+    target = await run_in_threadpool(resolve.by_name_or_run, settings, name)
+    predictor = await run_in_threadpool(resolve.predictor, cache, settings, target)
+    h, w = predictor.input_shape
+    return {"name": name, "versions": ["1"], "platform": "tensorflow_keras",
+            "inputs": [{"name": "input", "datatype": "FP32", "shape": [-1, h, w]}],
+            "outputs": _output_metadata(predictor)}
+
+
+@router.get("/models/{name}/ready", responses={404: {"description": "unknown", **PROBLEM}})
+async def model_ready(name: str, settings: SettingsDep, cache: CacheDep) -> dict[str, Any]:
+    target = await run_in_threadpool(resolve.by_name_or_run, settings, name)
+    await run_in_threadpool(resolve.predictor, cache, settings, target)
+    return {"name": name, "ready": True}
+
+
+@router.post("/models/{name}/infer", responses={
+    200: {"description": "outputs probabilities FP32 [N, C] and label INT64 [N]"},
+    400: {"description": "bad tensors", **PROBLEM}, 404: {"description": "unknown", **PROBLEM}},
+    openapi_extra={"requestBody": {"content": {"application/json": {"schema": {"type": "object"}, "example": {
+        "inputs": [{"name": "input", "shape": [1, 784], "datatype": "UINT8", "data": [0] * 784}]}}}}})
+async def infer(name: str, request: Request, settings: SettingsDep, cache: CacheDep,
+                inference_header_content_length: Annotated[str | None, Header()] = None) -> Response:
+    target = await run_in_threadpool(resolve.by_name_or_run, settings, name)
+    body = await request.body()
+    with PREDICT_LATENCY.time():
+        content, header_length = await run_in_threadpool(
+            _infer, cache, settings, target, name, body, inference_header_content_length)
+    if header_length is None:
+        return Response(content, media_type="application/json")
+    return Response(content, media_type="application/octet-stream",
+                    headers={"Inference-Header-Content-Length": str(header_length)})
+
+
+def _infer(cache: ModelCache, settings: Settings, target: Target, name: str, body: bytes,
+           header_length: str | None) -> tuple[bytes, int | None]:
+    predictor = resolve.predictor(cache, settings, target)
+    request = oip.parse(body, header_length, predictor.input_shape)
+    return oip.encode(name, request, _outputs(predictor, request.batch))
+
+
+def _outputs(predictor: Predictor, batch: np.ndarray) -> dict[str, np.ndarray]:
+    if predictor.head.task == "regression":
+        return {"value": predictor.values(batch).astype(np.float32)}
+    probs = predictor.predict_proba(batch)
+    classes = np.asarray(predictor.head.classes, dtype=np.int64)
+    if predictor.head.task == "multilabel":
+        return {"probabilities": probs, "label": (probs >= 0.5).astype(np.int64)}
+    return {"probabilities": probs, "label": classes[probs.argmax(axis=1)]}
+
+
+def _output_metadata(predictor: Predictor) -> list[dict[str, Any]]:
+    if predictor.head.task == "regression":
+        return [{"name": "value", "datatype": "FP32", "shape": [-1]}]
+    c = 2 if predictor.head.task == "binary" else predictor.head.units
+    label_shape = [-1, c] if predictor.head.task == "multilabel" else [-1]
+    return [{"name": "probabilities", "datatype": "FP32", "shape": [-1, c]},
+            {"name": "label", "datatype": "INT64", "shape": label_shape}]

@@ -1,0 +1,38 @@
+"""Load every named model into the prediction cache at start-up, off the request path.
+
+Readiness waits for it, so a load balancer never sends the first prediction to a cold model.
+With no named models nothing is loaded and TensorFlow is not even imported.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from app.errors import ServiceError
+from app.inference import resolve
+from app.inference.cache import ModelCache
+from app.runs.names import list_names
+from app.settings import Settings
+
+log = logging.getLogger("trainserve.inference")
+
+
+def warm(cache: ModelCache, settings: Settings) -> None:
+    for row in list_names(settings)[: settings.model_cache_size]:
+        try:
+            resolve.predictor(cache, settings, resolve.by_name(settings, row.name))
+        except ServiceError as exc:  # a broken model must not keep the service unready forever
+            log.warning("model %s not warmed up: %s", row.name, exc.detail)
+
+
+def start_warmup(cache: ModelCache, settings: Settings, done: threading.Event) -> None:
+    def run() -> None:
+        try:
+            warm(cache, settings)
+        except Exception:
+            log.exception("model warm-up failed")
+        finally:
+            done.set()
+
+    threading.Thread(target=run, name="model-warmup", daemon=True).start()

@@ -1,0 +1,162 @@
+"""Predictions over real HTTP from models trained by real workers: every input form, model
+names, the Open Inference Protocol through the real tritonclient, and bad input."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from app.training.datasets import load_split
+from tests.inference.images import encode, render
+from tests.live import LiveService, load_example
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def svc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveService]:
+    service = LiveService(tmp_path_factory.mktemp("predict") / "var", workers=2,
+                          max_predict_instances=64, max_body_bytes=2_000_000).start()
+    yield service
+    service.stop()
+    assert "database is locked" not in service.logs()
+
+
+@pytest.fixture(scope="module")
+def runs(svc: LiveService) -> dict[str, dict[str, Any]]:
+    ids = {"binary": svc.submit(load_example("zero-vs-one", epochs=8))["id"],
+           "digits": svc.submit(load_example("digits-logits", epochs=8))["id"]}
+    three_eight = load_example("zero-vs-one", epochs=5)
+    three_eight["dataset"]["classes"] = [3, 8]
+    ids["three-eight"] = svc.submit(three_eight)["id"]
+    ids["regression"] = svc.submit(load_example("digits-regression", epochs=2))["id"]
+    return {k: svc.wait_for(v) for k, v in ids.items()}
+
+
+@pytest.fixture(scope="module")
+def test_digits() -> tuple[np.ndarray, np.ndarray]:
+    split = load_split("mnist-5k", None, 0.2, 42, Path("."))
+    return split.x_test[:40], split.labels_test[:40]
+
+
+def predict(svc: LiveService, run_id: str, **kwargs: Any) -> Any:
+    return svc.http.post(f"/v1/runs/{run_id}/predict", **kwargs)
+
+
+def test_json_arrays_nested_flat_and_255_scale(svc, runs, test_digits) -> None:
+    x, y = test_digits
+    run_id = runs["digits"]["id"]
+    nested = predict(svc, run_id, json={"instances": x.tolist()}).json()
+    flat = predict(svc, run_id, json={"instances": (x.reshape(40, -1) * 255).round().astype(int).tolist()})
+    assert nested["model"] == {"run_id": run_id, "name": runs["digits"]["name"]}
+    labels = [p["label"] for p in nested["predictions"]]
+    assert np.mean(np.array(labels) == y) >= 0.85
+    assert [p["label"] for p in flat.json()["predictions"]] == labels
+    for p in nested["predictions"]:  # a logits model still answers with probabilities
+        assert len(p["probabilities"]) == 10 and sum(p["probabilities"]) == pytest.approx(1, abs=1e-4)
+
+
+def test_uploaded_images_and_base64_match_the_arrays(svc, runs, test_digits) -> None:
+    x, y = test_digits
+    run_id = runs["digits"]["id"]
+    raw = [p["label"] for p in predict(svc, run_id, json={"instances": x.tolist()}).json()["predictions"]]
+    files = [("file", (f"{i}.png", render(d, "png"), "image/png")) for i, d in enumerate(x)]
+    uploaded = [p["label"] for p in predict(svc, run_id, files=files).json()["predictions"]]
+    b64 = [{"b64": base64.b64encode(render(d, "jpeg")).decode()} for d in x]
+    encoded = [p["label"] for p in predict(svc, run_id, json={"instances": b64}).json()["predictions"]]
+    assert np.mean(np.array(uploaded) == y) >= np.mean(np.array(raw) == y) - 0.05
+    assert np.mean(np.array(encoded) == y) >= np.mean(np.array(raw) == y) - 0.05
+
+
+def test_binary_and_class_subset_answer_in_dataset_labels(svc, runs, test_digits) -> None:
+    x, y = test_digits
+    zero_one = x[np.isin(y, [0, 1])]
+    answers = predict(svc, runs["binary"]["id"], json={"instances": zero_one.tolist()}).json()
+    assert [p["label"] for p in answers["predictions"]] == y[np.isin(y, [0, 1])].tolist()
+    assert all(0 <= p["probability"] <= 1 for p in answers["predictions"])
+    three_eight = predict(svc, runs["three-eight"]["id"], json={"instances": x[:5].tolist()}).json()
+    assert {p["label"] for p in three_eight["predictions"]} <= {3, 8}
+    value = predict(svc, runs["regression"]["id"], json={"instances": x[:2].tolist()}).json()
+    assert all(isinstance(p["value"], float) for p in value["predictions"])
+
+
+def test_model_names_point_at_runs_and_repoint(svc, runs, test_digits) -> None:
+    x, _ = test_digits
+    resp = svc.http.put("/v1/models/prod", json={"run_id": runs["binary"]["id"]})
+    assert resp.status_code == 201
+    first = svc.http.post("/v1/models/prod/predict", json={"instances": x[:1].tolist()}).json()
+    assert first["model"] == {"run_id": runs["binary"]["id"], "name": "prod"}
+    assert svc.http.put("/v1/models/prod", json={"run_id": runs["digits"]["id"]}).status_code == 200
+    second = svc.http.post("/v1/models/prod/predict", json={"instances": x[:1].tolist()}).json()
+    assert second["model"]["run_id"] == runs["digits"]["id"]
+    assert "probabilities" in second["predictions"][0]
+    assert [m["name"] for m in svc.http.get("/v1/models").json()["items"]] == ["prod"]
+    assert svc.http.delete(f"/v1/runs/{runs['digits']['id']}").status_code == 409  # named
+    assert svc.http.delete("/v1/models/prod").status_code == 204
+    assert svc.http.get("/v1/models/prod").status_code == 404
+
+
+def test_tritonclient_infers_unchanged(svc, runs, test_digits) -> None:
+    import tritonclient.http as httpclient
+
+    x, y = test_digits
+    client = httpclient.InferenceServerClient(url=f"127.0.0.1:{svc.port}")
+    run_id = runs["digits"]["id"]
+    assert client.is_server_live() and client.is_server_ready() and client.is_model_ready(run_id)
+    meta = client.get_model_metadata(run_id)
+    assert meta["inputs"][0]["shape"] == [-1, 28, 28]
+    pixels = (x * 255).round().astype(np.uint8)
+    inp = httpclient.InferInput("input", list(pixels.shape), "UINT8")
+    inp.set_data_from_numpy(pixels)
+    result = client.infer(run_id, [inp])
+    probs, labels = result.as_numpy("probabilities"), result.as_numpy("label")
+    assert probs.shape == (40, 10) and labels.dtype == np.int64
+    json_out = client.infer(run_id, [inp], outputs=[httpclient.InferRequestedOutput("label", binary_data=False)])
+    assert json_out.as_numpy("label").tolist() == labels.tolist()
+    assert np.mean(labels == y) >= 0.85
+    flat = httpclient.InferInput("input", [40, 784], "FP32")
+    flat.set_data_from_numpy(x.reshape(40, 784).astype(np.float32), binary_data=False)
+    assert client.infer(run_id, [flat]).as_numpy("label").tolist() == labels.tolist()
+    with pytest.raises(httpclient.InferenceServerException, match="shape"):
+        bad = httpclient.InferInput("input", [1, 27, 28], "FP32")
+        bad.set_data_from_numpy(np.zeros((1, 27, 28), np.float32))
+        client.infer(run_id, [bad])
+
+
+BAD = [
+    ("empty body", {"content": b"", "headers": {"content-type": "application/json"}}, 422),
+    ("not json", {"content": b"{oops", "headers": {"content-type": "application/json"}}, 422),
+    ("wrong shape", {"json": {"instances": [[[0] * 27] * 28]}}, 422),
+    ("nan pixel", {"content": b'{"instances": [[NaN]]}', "headers": {"content-type": "application/json"}}, 422),
+    ("out of range", {"json": {"instances": [[300] * 784]}}, 422),
+    ("too many", {"json": {"instances": [[0] * 784] * 65}}, 422),
+    ("not an image", {"files": [("file", ("a.png", b"hello", "image/png"))]}, 400),
+    ("truncated png", {"files": [("file", ("a.png", encode(Image.new("L", (64, 64), 255))[:60],
+                                          "image/png"))]}, 400),
+    ("too large", {"content": b"0" * 2_100_000, "headers": {"content-type": "application/json"}}, 413),
+    ("wrong media type", {"content": b"x", "headers": {"content-type": "text/plain"}}, 415),
+]
+
+
+@pytest.mark.parametrize(("case", "request_kwargs", "status"), BAD, ids=[b[0] for b in BAD])
+def test_bad_input_is_a_problem_not_a_crash(svc, runs, case, request_kwargs, status) -> None:
+    resp = predict(svc, runs["digits"]["id"], **request_kwargs)
+    assert resp.status_code == status, resp.text
+    assert resp.headers["content-type"] == "application/problem+json"
+    assert resp.json()["detail"]
+    assert svc.http.get("/healthz").status_code == 200
+
+
+def test_unknown_and_unfinished_runs(svc, runs) -> None:
+    assert predict(svc, "0" * 22, json={"instances": [[0] * 784]}).status_code == 404
+    assert svc.http.post("/v1/models/nope/predict", json={"instances": [[0] * 784]}).status_code == 404
+    queued = svc.submit(load_example("digits-relu", epochs=300))["id"]
+    resp = predict(svc, queued, json={"instances": [[0] * 784]})
+    assert resp.status_code == 409
+    svc.http.post(f"/v1/runs/{queued}/cancel")
