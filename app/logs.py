@@ -13,7 +13,7 @@ class JsonFormatter(logging.Formatter):
         entry = {"time": datetime.fromtimestamp(record.created, UTC).isoformat(),
                  "level": record.levelname.lower(), "logger": record.name,
                  "message": record.getMessage(), "pid": record.process}
-        for key in ("run_id", "method", "path", "status", "duration_ms"):
+        for key in ("run_id", "method", "path", "status", "duration_ms", "reason"):
             if hasattr(record, key):
                 entry[key] = getattr(record, key)
         if record.exc_info:

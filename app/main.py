@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import threading
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import Depends, FastAPI, Request, Response
+from fastapi import Depends, FastAPI
 
 from app.api import datasets, health, models, predict, runs, v2
 from app.api.deps import require_api_key
@@ -15,8 +14,8 @@ from app.db.migrations import schema_problem
 from app.errors import install_error_handlers
 from app.inference.cache import ModelCache
 from app.inference.warmup import start_warmup
-from app.limits import BodyLimit
-from app.observability import LATENCY, REQUESTS
+from app.limits import BodyLimit, RouteTimeouts
+from app.observability import Observe
 from app.settings import Settings, get_settings
 
 
@@ -54,15 +53,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(models.router, dependencies=protected)
     app.include_router(v2.live_router)
     app.include_router(v2.router, dependencies=protected)
+    # Outermost last: Observe sees every answer, including 413 and 504.
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
-
-    @app.middleware("http")
-    async def _observe(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        start = time.perf_counter()
-        response = await call_next(request)
-        route = getattr(request.scope.get("route"), "path", "unmatched")
-        REQUESTS.labels(request.method, route, str(response.status_code)).inc()
-        LATENCY.labels(request.method, route).observe(time.perf_counter() - start)
-        return response
-
+    app.add_middleware(RouteTimeouts)
+    app.add_middleware(Observe)
     return app

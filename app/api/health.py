@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from sqlalchemy import func, select
 
 from app.api.deps import SettingsDep
@@ -15,7 +15,7 @@ from app.db.migrations import schema_problem
 from app.db.models import Worker
 from app.db.session import read_session
 from app.errors import problem_response
-from app.observability import REGISTRY
+from app.observability import REGISTRY, StateCollector
 from app.settings import Settings
 
 router = APIRouter(tags=["health"])
@@ -52,5 +52,7 @@ def readyz(settings: SettingsDep, request: Request) -> JSONResponse:
 
 
 @router.get("/metrics", response_class=PlainTextResponse)
-def metrics() -> Response:
-    return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
+def metrics(settings: SettingsDep, request: Request) -> Response:
+    state = CollectorRegistry(auto_describe=False)
+    state.register(StateCollector(settings, request.app.state.model_cache))
+    return Response(generate_latest(REGISTRY) + generate_latest(state), media_type=CONTENT_TYPE_LATEST)

@@ -5,10 +5,12 @@ from __future__ import annotations
 import hashlib
 import os
 from pathlib import Path
-
-import keras
+from typing import TYPE_CHECKING
 
 from app.training.checkpoint import fsync_dir
+
+if TYPE_CHECKING:  # the API imports MODEL_FILE from here and must not load TensorFlow
+    import keras
 
 MODEL_FILE = "model.keras"
 

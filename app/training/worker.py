@@ -100,14 +100,17 @@ class Worker:
         lease = threading.Thread(target=self._hold_lease, args=(claim.run_id, control),
                                  name=f"lease-{claim.run_id}", daemon=True)
         lease.start()
-        log.info("run %s started (attempt %d)", claim.run_id, claim.attempts)
+        log.info("run %s running (attempt %d)", claim.run_id, claim.attempts,
+                 extra={"run_id": claim.run_id, "status": "running"})
         try:
             outcome = train(claim, self.settings, self.worker_id, control)
             self._conclude(claim, control, outcome.stopped, outcome.fields, cap)
         except jobs.LeaseLost:
-            log.warning("run %s: lease lost, leaving it to its new owner", claim.run_id)
+            log.warning("run %s: lease lost, leaving it to its new owner", claim.run_id,
+                        extra={"run_id": claim.run_id})
         except Exception as exc:
-            log.error("run %s failed:\n%s", claim.run_id, traceback.format_exc())
+            log.error("run %s failed:\n%s", claim.run_id, traceback.format_exc(),
+                      extra={"run_id": claim.run_id, "status": "failed"})
             self._safely(jobs.finish, "failed", f"training error: {type(exc).__name__}: {exc}",
                          run_id=claim.run_id)
         finally:
@@ -130,7 +133,9 @@ class Worker:
                         f"stopped after exceeding its wall-clock cap of {cap:g} s")
         elif stopped == "nan":
             jobs.finish(url, run_id, self.worker_id, "failed", control.detail)
-        log.info("run %s: %s", run_id, stopped or "succeeded")
+        status = {None: "succeeded", "cancel": "cancelled", "shutdown": "queued"}.get(stopped, "failed")
+        log.info("run %s %s", run_id, status, extra={"run_id": run_id, "status": status,
+                                                     "reason": stopped})
 
     def _safely(self, fn: Any, *args: Any, run_id: str) -> None:
         try:

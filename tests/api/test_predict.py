@@ -160,3 +160,26 @@ def test_unknown_and_unfinished_runs(svc, runs) -> None:
     resp = predict(svc, queued, json={"instances": [[0] * 784]})
     assert resp.status_code == 409
     svc.http.post(f"/v1/runs/{queued}/cancel")
+
+
+def test_a_changed_model_file_is_refused_never_loaded(svc, runs) -> None:
+    run_id = svc.submit(load_example("zero-vs-one", epochs=1))["id"]
+    assert svc.wait_for(run_id)["status"] == "succeeded"
+    model = svc.data_dir / "runs" / run_id / "model.keras"
+    model.write_bytes(model.read_bytes()[:-10] + b"tampered!!")
+    resp = predict(svc, run_id, json={"instances": [[0] * 784]})
+    assert resp.status_code == 409
+    assert "sha256" in resp.json()["detail"] or "checksum" in resp.json()["detail"]
+
+
+def test_metrics_show_runs_and_predictions(svc, runs) -> None:
+    predict(svc, runs["binary"]["id"], json={"instances": [[0] * 784]})
+    text = svc.http.get("/metrics").text
+    samples = {line.split(" ")[0]: float(line.split(" ")[1]) for line in text.splitlines()
+               if line.startswith("trainserve_")}
+    assert samples['trainserve_runs{status="succeeded"}'] >= 4
+    assert samples["trainserve_epochs_trained_total"] >= 23
+    assert samples["trainserve_prediction_seconds_count"] >= 1
+    assert samples["trainserve_model_cache_hits_total"] >= 1
+    assert any(k.startswith('trainserve_http_requests_total{method="POST",route="/v1/runs/{run_id}/predict"')
+               for k in samples)
