@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+from app.client.models import models_app, predict
+from app.client.runs import runs_app, submit
 from app.settings import get_settings
 
 cli = typer.Typer(help="Train Keras networks over HTTP and serve their predictions.",
@@ -61,6 +63,14 @@ def worker() -> None:
     from app.training.worker import worker_main
 
     worker_main(get_settings().model_dump(mode="json"))
+
+
+# Client commands (app/client): they talk to a running server over HTTP.
+_CLIENT = "Client (talk to a running server)"
+cli.command(rich_help_panel=_CLIENT)(submit)
+cli.command(rich_help_panel=_CLIENT)(predict)
+cli.add_typer(runs_app, name="runs", rich_help_panel=_CLIENT)
+cli.add_typer(models_app, name="models", rich_help_panel=_CLIENT)
 
 
 def main() -> None:

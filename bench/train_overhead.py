@@ -102,10 +102,10 @@ def main() -> None:
             plain, served, starts, lat = [], [], [], []
             for _ in range(args.rounds):
                 plain += plain_keras_epochs(norm, Path(tmp))[1:]  # epoch 1 includes tracing
-                e, s, l = service_run(svc, spec)
-                served += e[1:]
-                starts.append(s)
-                lat += l
+                epochs, start, latencies = service_run(svc, spec)
+                served += epochs[1:]
+                starts.append(start)
+                lat += latencies
         finally:
             svc.stop()
     p, s = statistics.median(plain), statistics.median(served)

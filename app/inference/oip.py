@@ -28,7 +28,8 @@ def parse(body: bytes, header_length: str | None, shape: tuple[int, int]) -> Inf
     try:
         request = json.loads(json_part)
     except (ValueError, UnicodeDecodeError) as exc:
-        raise _bad("", f"the inference header is not JSON: {exc}", "send a v2 inference request")
+        raise _bad("", f"the inference header is not JSON: {exc}",
+                   "send a v2 inference request") from None
     if not isinstance(request, dict) or not isinstance(request.get("inputs"), list):
         raise _bad("/inputs", "missing", 'send {"inputs": [{"name", "shape", "datatype", "data"}]}')
     if len(request["inputs"]) != 1:

@@ -11,7 +11,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from app.errors import FieldError, InvalidSpec
-from app.runs.spec import Conv2DLayer, DenseLayer, DropoutLayer, FlattenLayer, MaxPool2DLayer, RunSpec
+from app.runs.spec import (
+    Conv2DLayer,
+    DenseLayer,
+    DropoutLayer,
+    FlattenLayer,
+    MaxPool2DLayer,
+    RunSpec,
+)
 from app.settings import Settings
 from app.training.datasets import CATALOG, MULTILABEL_NAMES
 
@@ -241,7 +248,7 @@ def _check_logits(c: Checked, last: DenseLayer, last_at: str) -> None:
     loss = c.spec.training.loss
     if loss.from_logits and last.activation in ("softmax", "sigmoid"):
         c.error("/training/loss/from_logits", f"from_logits=true expects raw scores, but the output "
-                f"layer applies {last.activation}", f'set the output activation to "linear", or '
+                f"layer applies {last.activation}", 'set the output activation to "linear", or '
                 "from_logits to false")
     elif not loss.from_logits and last.activation == "linear":
         c.warn("/training/loss/from_logits", "a linear output gives raw scores (logits)",

@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from alembic import command
 from fastapi.testclient import TestClient
 from sqlalchemy import inspect
 
+from alembic import command
 from app.db.migrations import alembic_config, current_revision, head_revision, upgrade
 from app.db.session import get_engine
 from app.main import SchemaOutOfDate, create_app

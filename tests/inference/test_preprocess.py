@@ -13,7 +13,11 @@ from PIL import Image
 
 from app.errors import InvalidInput
 from app.inference.preprocess import (
-    MAX_PIXELS, decode_image, images_to_batch, parse_instances, preprocess_digit,
+    MAX_PIXELS,
+    decode_image,
+    images_to_batch,
+    parse_instances,
+    preprocess_digit,
 )
 from app.training.datasets import DATA_DIR
 from tests.inference.images import encode, png_with_size, render

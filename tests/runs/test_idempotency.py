@@ -7,8 +7,6 @@ from concurrent.futures import ThreadPoolExecutor
 
 from fastapi.testclient import TestClient
 
-import pytest
-
 from tests.conftest import BOTH_BACKENDS
 from tests.live import LiveService, load_example
 
