@@ -66,6 +66,13 @@ def create_run(settings: Settings, spec_in: RunSpec,
             return _replay(existing, digest), False
 
 
+def _existing(session: Any, run_id: str) -> Run:
+    run = session.get(Run, run_id)
+    if run is None:
+        raise NotFound(f"No run with id {run_id!r}.")
+    return run
+
+
 def _by_key(session: Any, key: str) -> Run | None:
     return session.scalars(select(Run).where(Run.idempotency_key == key)).first()
 
@@ -79,9 +86,7 @@ def _replay(existing: Run, digest: str) -> Run:
 
 def get_run(settings: Settings, run_id: str) -> Run:
     with read_session(settings.resolved_database_url) as session:
-        run = session.get(Run, run_id)
-        if run is None:
-            raise NotFound(f"No run with id {run_id!r}.")
+        run = _existing(session, run_id)
         return run
 
 
@@ -103,9 +108,7 @@ def list_runs(settings: Settings, status: str | None, limit: int,
 
 def cancel_run(settings: Settings, run_id: str) -> Run:
     with write_session(settings.resolved_database_url) as session:
-        run = session.get(Run, run_id)
-        if run is None:
-            raise NotFound(f"No run with id {run_id!r}.")
+        run = _existing(session, run_id)
         if run.status in FINISHED:
             raise Conflict(f"Run {run_id} already finished ({run.status}); nothing to cancel.")
         if run.status == "queued":
@@ -122,9 +125,7 @@ def cancel_run(settings: Settings, run_id: str) -> Run:
 def delete_run(settings: Settings, run_id: str) -> str | None:
     """Delete a finished run and its files; returns its artifact hash (to evict caches)."""
     with write_session(settings.resolved_database_url) as session:
-        run = session.get(Run, run_id)
-        if run is None:
-            raise NotFound(f"No run with id {run_id!r}.")
+        run = _existing(session, run_id)
         if run.status in ACTIVE:
             raise Conflict(f"Run {run_id} is {run.status}; cancel it before deleting.")
         names = list(session.scalars(select(ModelName.name).where(ModelName.run_id == run_id)))
@@ -139,7 +140,6 @@ def delete_run(settings: Settings, run_id: str) -> str | None:
 
 def run_metrics(settings: Settings, run_id: str) -> list[EpochMetric]:
     with read_session(settings.resolved_database_url) as session:
-        if session.get(Run, run_id) is None:
-            raise NotFound(f"No run with id {run_id!r}.")
+        _existing(session, run_id)
         stmt = select(EpochMetric).where(EpochMetric.run_id == run_id).order_by(EpochMetric.epoch)
         return list(session.scalars(stmt))
