@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import anyio
 from fastapi import Depends, FastAPI
 
 from app.api import datasets, health, models, predict, runs, v2
@@ -44,6 +46,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.model_cache = ModelCache(settings.model_cache_size)
     app.state.warmup = threading.Event()  # set once named models are loaded
+    app.state.predict_limiter = anyio.CapacityLimiter(os.cpu_count() or 1)
     install_error_handlers(app)
     app.include_router(health.router)
     protected = [Depends(require_api_key)]

@@ -52,7 +52,7 @@ class Settings(BaseSettings):
 
     @property
     def resolved_database_url(self) -> str:
-        return self.database_url or f"sqlite:///{(self.data_dir / 'trainserve.db').resolve()}"
+        return _database_url(self.database_url, self.data_dir)
 
     @property
     def runs_dir(self) -> Path:
@@ -69,3 +69,9 @@ class Settings(BaseSettings):
 def get_settings() -> Settings:
     """Process-wide settings (cached: read once from the environment)."""
     return Settings()
+
+
+@lru_cache(maxsize=64)
+def _database_url(database_url: str, data_dir: Path) -> str:
+    # Cached: read on every request, and Path.resolve() costs file-system calls.
+    return database_url or f"sqlite:///{(data_dir / 'trainserve.db').resolve()}"

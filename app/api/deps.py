@@ -12,7 +12,7 @@ from app.errors import Unauthorized
 from app.settings import Settings
 
 
-def get_app_settings(request: Request) -> Settings:
+async def get_app_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
@@ -22,8 +22,8 @@ _api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False,
                                description="required when TRAINSERVE_API_KEY is set")
 
 
-def require_api_key(settings: SettingsDep,
-                    key: Annotated[str | None, Security(_api_key_header)] = None) -> None:
+async def require_api_key(settings: SettingsDep,
+                          key: Annotated[str | None, Security(_api_key_header)] = None) -> None:
     if not settings.api_key:
         return
     # Compare against every key in constant time so timing tells nothing about which failed.

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
 from typing import Annotated, Any, Literal
+
+import anyio
 
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
-from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from app.api.deps import SettingsDep
@@ -22,7 +25,7 @@ router = APIRouter(tags=["prediction"])
 PROBLEM = {"content": {"application/problem+json": {}}}
 
 
-def get_model_cache(request: Request) -> ModelCache:
+async def get_model_cache(request: Request) -> ModelCache:
     return request.app.state.model_cache
 
 
@@ -62,20 +65,20 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
              responses=_RESPONSES)
 async def predict_with_run(run_id: str, request: Request, settings: SettingsDep, cache: CacheDep,
                            preprocess: Preprocess = "mnist") -> PredictionOut:
-    target = await run_in_threadpool(resolve.by_run, settings, run_id)
-    return await _predict(request, settings, cache, target, preprocess)
+    return await _predict(request, settings, cache, partial(resolve.by_run, settings, run_id),
+                          preprocess)
 
 
 @router.post("/v1/models/{name}/predict", response_model=PredictionOut, openapi_extra=_BODY,
              responses=_RESPONSES)
 async def predict_with_name(name: str, request: Request, settings: SettingsDep, cache: CacheDep,
                             preprocess: Preprocess = "mnist") -> PredictionOut:
-    target = await run_in_threadpool(resolve.by_name, settings, name)
-    return await _predict(request, settings, cache, target, preprocess)
+    return await _predict(request, settings, cache, partial(resolve.by_name, settings, name),
+                          preprocess)
 
 
-async def _predict(request: Request, settings: Settings, cache: ModelCache, target: Target,
-                   preprocess: str) -> PredictionOut:
+async def _predict(request: Request, settings: Settings, cache: ModelCache,
+                   find: Callable[[], Target], preprocess: str) -> PredictionOut:
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     files: list[bytes] | None = None
     body = b""
@@ -86,20 +89,24 @@ async def _predict(request: Request, settings: Settings, cache: ModelCache, targ
     else:
         raise unsupported_media(content_type)
     with PREDICT_LATENCY.time():
-        answers = await run_in_threadpool(_answer, cache, settings, target, body, files,
-                                          preprocess == "mnist")
+        # One thread hop for lookup, decoding and the forward pass; no more threads than
+        # cores, so concurrent batches do not fight over the GIL.
+        target, answers = await anyio.to_thread.run_sync(
+            _answer, cache, settings, find, body, files, preprocess == "mnist",
+            limiter=request.app.state.predict_limiter)
     return PredictionOut(model=ModelRef(run_id=target.run_id, name=target.name), predictions=answers)
 
 
-def _answer(cache: ModelCache, settings: Settings, target: Target, body: bytes,
-            files: list[bytes] | None, preprocess: bool) -> list[dict[str, Any]]:
+def _answer(cache: ModelCache, settings: Settings, find: Callable[[], Target], body: bytes,
+            files: list[bytes] | None, preprocess: bool) -> tuple[Target, list[dict[str, Any]]]:
+    target = find()
     predictor = resolve.predictor(cache, settings, target)
     limit = settings.max_predict_instances
     if files is not None:
         batch = batch_from_files(files, predictor.input_shape, preprocess, limit)
     else:
         batch = batch_from_json(body, predictor.input_shape, preprocess, limit)
-    return predictor.predict(batch)
+    return target, predictor.predict(batch)
 
 
 async def _uploaded_files(request: Request, limit: int) -> list[bytes]:
