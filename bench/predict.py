@@ -39,9 +39,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from bench._client import Prepared, fetch_json, load, prepare
-from bench._servers import UvicornServer, cpu_seconds
-from tests.live import LiveService, free_port, load_example
+from bench._client import Prepared, fetch_json, load, prepare  # noqa: E402
+from bench._servers import UvicornServer, cpu_seconds  # noqa: E402
+from tests.live import LiveService, free_port, load_example  # noqa: E402
 
 KINDS = ("json-1", "png-1", "json-64")
 NAIVE_X, BARE_X, P50_MS = 10.0, 0.7, 2.0

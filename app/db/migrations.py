@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 
 from alembic.config import Config
@@ -22,8 +23,14 @@ def alembic_config(url: str) -> Config:
     return cfg
 
 
+@lru_cache(maxsize=1)
+def _head() -> str | None:
+    # The scripts ship with the code: read them once, not on every /readyz probe.
+    return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+
+
 def head_revision(url: str) -> str | None:
-    return ScriptDirectory.from_config(alembic_config(url)).get_current_head()
+    return _head()
 
 
 def current_revision(url: str) -> str | None:

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from app.errors import FieldError, InvalidInput
+from app.inference.preprocess import to_unit_range
 
 _DTYPES = {"FP32": np.float32, "UINT8": np.uint8}
 _OUT_DTYPES = {np.dtype(np.float32): "FP32", np.dtype(np.int64): "INT64"}
@@ -86,7 +87,7 @@ def _scale(x: np.ndarray, at: str) -> np.ndarray:
         return x.astype(np.float32) / 255.0
     if not np.isfinite(x).all() or x.min() < 0 or x.max() > 255:
         raise _bad(at, "pixels must be finite and within 0-255 (or 0-1)", "clip or rescale the input")
-    return (x / 255.0 if x.max() > 1.0 else x).astype(np.float32)
+    return to_unit_range(x)
 
 
 def encode(model_name: str, request: InferRequest, outputs: dict[str, np.ndarray]) -> tuple[bytes, int | None]:

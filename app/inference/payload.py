@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from app.errors import FieldError, InvalidInput
-from app.inference.preprocess import images_to_batch, parse_instances
+from app.inference.preprocess import images_to_batch, parse_instances, to_unit_range
 
 Shape = tuple[int, int]
 
@@ -50,9 +50,7 @@ def _uniform_pixel_batch(instances: Any, shape: Shape, limit: int) -> np.ndarray
     pixels = pixels.reshape(len(instances), h, w).astype(np.float32)
     if not np.isfinite(pixels).all() or pixels.min() < 0 or pixels.max() > 255:
         return None
-    # Each instance picks its own scale, as in the per-instance path: 0-255 when any pixel > 1.
-    scale = np.where(pixels.reshape(len(pixels), -1).max(axis=1) > 1.0, 255.0, 1.0)
-    return pixels / scale[:, None, None].astype(np.float32)
+    return to_unit_range(pixels)
 
 
 def batch_from_files(files: list[bytes], shape: Shape, preprocess: bool, limit: int) -> np.ndarray:

@@ -6,7 +6,6 @@ module (for types, or from the API process) stays cheap.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import threading
 from collections.abc import Callable
@@ -18,6 +17,7 @@ import numpy as np
 
 from app.errors import Conflict
 from app.runs.validation import task_of
+from app.training.artifacts import file_sha256
 from app.training.datasets import CATALOG, MULTILABEL_NAMES
 
 Forward = Callable[[np.ndarray], np.ndarray]
@@ -25,7 +25,6 @@ Forward = Callable[[np.ndarray], np.ndarray]
 # Keras keeps some loading state (safe mode, object registries) in globals; loads are rare,
 # so one at a time is cheap insurance. Predictions never take this lock.
 _LOAD_LOCK = threading.Lock()
-_CHUNK = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -158,17 +157,9 @@ _ANSWERS: dict[str, Callable[[Head, np.ndarray], dict[str, Any]]] = {
 
 # --- loading ------------------------------------------------------------------------------
 
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        while chunk := fh.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _verify_checksum(path: Path, expected: str, run_id: str) -> None:
     try:
-        actual = sha256_of(path)
+        actual = file_sha256(path)
     except FileNotFoundError as exc:
         raise Conflict(f"The model file of run {run_id} is missing: it was removed after "
                        "training. Retrain the run to serve it again.") from exc

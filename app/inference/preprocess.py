@@ -341,8 +341,16 @@ def _pixel_instance(item: list[Any], shape: Shape, pointer: str) -> np.ndarray:
     flat = pixels.ndim == 1
     pixels = _to_model_shape(pixels, shape, pointer).astype(np.float64)
     _check_pixel_values(pixels, pointer, flat=flat)
-    scaled = pixels / 255.0 if pixels.max() > 1.0 else pixels
-    return scaled.astype(np.float32)
+    return to_unit_range(pixels[np.newaxis])[0]
+
+
+def to_unit_range(batch: np.ndarray) -> np.ndarray:
+    """(N, H, W) pixels already checked to lie in 0-255 → float32 [0, 1]. Each image picks its
+    own scale: 0-255 when any of its pixels is above 1, else it is taken as 0-1 already."""
+    batch = batch.astype(np.float32, copy=False)
+    peaks = batch.reshape(len(batch), -1).max(axis=1)
+    scale = np.where(peaks > 1.0, np.float32(255.0), np.float32(1.0))
+    return batch / scale[:, None, None]
 
 
 def _to_model_shape(pixels: np.ndarray, shape: Shape, pointer: str) -> np.ndarray:

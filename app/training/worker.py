@@ -6,6 +6,7 @@ process never imports it.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
@@ -111,8 +112,9 @@ class Worker:
         except Exception as exc:
             log.error("run %s failed:\n%s", claim.run_id, traceback.format_exc(),
                       extra={"run_id": claim.run_id, "status": "failed"})
-            self._safely(jobs.finish, "failed", f"training error: {type(exc).__name__}: {exc}",
-                         run_id=claim.run_id)
+            with contextlib.suppress(jobs.LeaseLost):
+                jobs.finish(self.url, claim.run_id, self.worker_id, "failed",
+                            f"training error: {type(exc).__name__}: {exc}")
         finally:
             control.stop("done")
             lease.join()
@@ -136,12 +138,6 @@ class Worker:
         status = {None: "succeeded", "cancel": "cancelled", "shutdown": "queued"}.get(stopped, "failed")
         log.info("run %s %s", run_id, status, extra={"run_id": run_id, "status": status,
                                                      "reason": stopped})
-
-    def _safely(self, fn: Any, *args: Any, run_id: str) -> None:
-        try:
-            fn(self.url, run_id, self.worker_id, *args)
-        except jobs.LeaseLost:
-            pass
 
     def _hold_lease(self, run_id: str, control: RunControl) -> None:
         """Renews the lease and watches for cancel until the run ends."""

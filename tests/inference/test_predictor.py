@@ -12,9 +12,10 @@ import numpy as np
 import pytest
 
 from app.errors import Conflict
-from app.inference.predictor import Predictor, sha256_of
+from app.inference.predictor import Predictor
 from app.inference.preprocess import decode_image, preprocess_digit
 from app.runs.spec import RunSpec
+from app.training.artifacts import file_sha256
 from app.training.datasets import CATALOG, MULTILABEL_NAMES, Split, load_split, targets
 from tests.inference.images import render
 
@@ -64,7 +65,7 @@ def train(tmp: Path, spec: dict[str, Any], epochs: int, loss: Any) -> Trained:
     model.fit(split.x_train[..., None], y, epochs=epochs, batch_size=64, verbose=0)
     path = tmp / "model.keras"
     model.save(path)
-    return Trained(path, sha256_of(path), spec, split)
+    return Trained(path, file_sha256(path), spec, split)
 
 
 @pytest.fixture(scope="module")
