@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import anyio
 from fastapi import Depends, FastAPI
 
 from app.api import datasets, health, models, predict, runs, v2
@@ -15,6 +13,8 @@ from app.api.deps import require_api_key
 from app.db.migrations import schema_problem
 from app.errors import install_error_handlers
 from app.inference.cache import ModelCache
+from app.inference.resolve import ModelLookup
+from app.inference.serving import PredictionService
 from app.inference.warmup import start_warmup
 from app.limits import BodyLimit, RouteTimeouts
 from app.observability import Observe
@@ -34,8 +34,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if problem is not None:
             raise SchemaOutOfDate(problem)
         settings.runs_dir.mkdir(parents=True, exist_ok=True)
-        start_warmup(app.state.model_cache, settings, app.state.warmup)
-        yield
+        start_warmup(app.state.model_cache, app.state.model_lookup, settings, app.state.warmup)
+        try:
+            yield
+        finally:
+            app.state.model_lookup.close()
 
     app = FastAPI(
         title="trainserve",
@@ -45,9 +48,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.model_cache = ModelCache(settings.model_cache_size)
+    app.state.model_lookup = ModelLookup(settings.resolved_database_url)
+    app.state.predictions = PredictionService(settings, app.state.model_cache,
+                                              app.state.model_lookup)
     app.state.warmup = threading.Event()  # set once named models are loaded
-    app.state.predict_limiter = anyio.CapacityLimiter(os.cpu_count() or 1)
     install_error_handlers(app)
+    app.router.routes.extend(predict.FAST_ROUTES)  # first: see app/api/predict.py
     app.include_router(health.router)
     protected = [Depends(require_api_key)]
     app.include_router(datasets.router, dependencies=protected)

@@ -63,6 +63,11 @@ PREDICT_LATENCY = Histogram(
     buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
     registry=REGISTRY)
 
+COALESCED = Histogram(
+    "trainserve_requests_per_forward_pass",
+    "Small prediction requests answered by one forward pass on the event loop",
+    buckets=(1, 2, 4, 8, 16, 32, 64), registry=REGISTRY)
+
 
 class Observe:
     """Counts, times and logs every request (pure ASGI: no per-request task, streams intact)."""

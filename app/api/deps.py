@@ -1,4 +1,4 @@
-"""Explicit dependencies for routes: settings and the API key check."""
+"""Explicit dependencies for routes: settings, the API key check, the loaded models."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader
 
 from app.errors import Unauthorized
+from app.inference.cache import ModelCache
+from app.inference.resolve import ModelLookup
 from app.settings import Settings
 
 
@@ -24,6 +26,10 @@ _api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False,
 
 async def require_api_key(settings: SettingsDep,
                           key: Annotated[str | None, Security(_api_key_header)] = None) -> None:
+    check_api_key(settings, key)
+
+
+def check_api_key(settings: Settings, key: str | None) -> None:
     if not settings.api_key:
         return
     # Compare against every key in constant time so timing tells nothing about which failed.
@@ -33,3 +39,15 @@ async def require_api_key(settings: SettingsDep,
         ok |= hmac.compare_digest(given, expected.encode())
     if not ok:
         raise Unauthorized()
+
+
+async def get_model_cache(request: Request) -> ModelCache:
+    return request.app.state.model_cache
+
+
+async def get_model_lookup(request: Request) -> ModelLookup:
+    return request.app.state.model_lookup
+
+
+CacheDep = Annotated[ModelCache, Depends(get_model_cache)]
+LookupDep = Annotated[ModelLookup, Depends(get_model_lookup)]

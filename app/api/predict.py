@@ -1,34 +1,33 @@
-"""Prediction routes: by run id or by model name, JSON instances or uploaded images."""
+"""Prediction routes: by run id or by model name, JSON instances or uploaded images.
+
+These two routes carry most of the traffic, so requests reach ``serve_prediction`` through
+plain Starlette routes placed ahead of FastAPI's router (``FAST_ROUTES``, mounted by
+app.main): FastAPI's per-route machinery (dependency solving, exit stacks) costs about as
+much as a small model's forward pass. The FastAPI declarations below document the routes in
+OpenAPI and call the same function, so a request behaves the same whichever route it meets.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import partial
 from typing import Annotated, Any, Literal
 
-import anyio
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, Field
 from starlette.datastructures import UploadFile
+from starlette.routing import Match, Route
+from starlette.types import Scope
 
-from app.api.deps import SettingsDep
+from app.api.deps import check_api_key
 from app.errors import FieldError, InvalidInput
-from app.inference import resolve
-from app.inference.cache import ModelCache
-from app.inference.payload import batch_from_files, batch_from_json, unsupported_media
-from app.inference.resolve import Target
+from app.inference.payload import unsupported_media
+from app.inference.resolve import ModelLookup, Target
+from app.inference.serving import PredictionService
 from app.observability import PREDICT_LATENCY
-from app.settings import Settings
 
 router = APIRouter(tags=["prediction"])
 PROBLEM = {"content": {"application/problem+json": {}}}
-
-
-async def get_model_cache(request: Request) -> ModelCache:
-    return request.app.state.model_cache
-
-
-CacheDep = Annotated[ModelCache, Depends(get_model_cache)]
+PREPROCESS_MODES = ("mnist", "none")
 Preprocess = Annotated[Literal["mnist", "none"], Query(
     description="mnist: grayscale, invert dark-on-light, crop, fit 20x20, centre by mass; "
                 "none: pixels pass through (shape checked)")]
@@ -62,50 +61,69 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
 
 @router.post("/v1/runs/{run_id}/predict", response_model=PredictionOut, openapi_extra=_BODY,
              responses=_RESPONSES)
-async def predict_with_run(run_id: str, request: Request, settings: SettingsDep, cache: CacheDep,
-                           preprocess: Preprocess = "mnist") -> PredictionOut:
-    return await _predict(request, settings, cache, partial(resolve.by_run, settings, run_id),
-                          preprocess)
+async def predict_with_run(run_id: str, request: Request,
+                           preprocess: Preprocess = "mnist") -> Response:
+    return await serve_prediction(request)
 
 
 @router.post("/v1/models/{name}/predict", response_model=PredictionOut, openapi_extra=_BODY,
              responses=_RESPONSES)
-async def predict_with_name(name: str, request: Request, settings: SettingsDep, cache: CacheDep,
-                            preprocess: Preprocess = "mnist") -> PredictionOut:
-    return await _predict(request, settings, cache, partial(resolve.by_name, settings, name),
-                          preprocess)
+async def predict_with_name(name: str, request: Request,
+                            preprocess: Preprocess = "mnist") -> Response:
+    return await serve_prediction(request)
 
 
-async def _predict(request: Request, settings: Settings, cache: ModelCache,
-                   find: Callable[[], Target], preprocess: str) -> PredictionOut:
+async def serve_prediction(request: Request) -> Response:
+    state = request.app.state
+    service: PredictionService = state.predictions
+    check_api_key(service.settings, request.headers.get("x-api-key"))
+    preprocess = _preprocess_mode(request)
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     files: list[bytes] | None = None
     body = b""
     if content_type == "multipart/form-data":
-        files = await _uploaded_files(request, settings.max_predict_instances)
+        files = await _uploaded_files(request, service.settings.max_predict_instances)
     elif content_type in ("application/json", ""):
         body = await request.body()
     else:
         raise unsupported_media(content_type)
     with PREDICT_LATENCY.time():
-        # One thread hop for lookup, decoding and the forward pass; no more threads than
-        # cores, so concurrent batches do not fight over the GIL.
-        target, answers = await anyio.to_thread.run_sync(
-            _answer, cache, settings, find, body, files, preprocess == "mnist",
-            limiter=request.app.state.predict_limiter)
-    return PredictionOut(model=ModelRef(run_id=target.run_id, name=target.name), predictions=answers)
+        content = await service.answer(_finder(request.path_params), body, files,
+                                       preprocess == "mnist")
+    # Serialised by our code to the schema above: validating it again would cost more than
+    # the forward pass of a small model.
+    return Response(content, media_type="application/json")
 
 
-def _answer(cache: ModelCache, settings: Settings, find: Callable[[], Target], body: bytes,
-            files: list[bytes] | None, preprocess: bool) -> tuple[Target, list[dict[str, Any]]]:
-    target = find()
-    predictor = resolve.predictor(cache, settings, target)
-    limit = settings.max_predict_instances
-    if files is not None:
-        batch = batch_from_files(files, predictor.input_shape, preprocess, limit)
-    else:
-        batch = batch_from_json(body, predictor.input_shape, preprocess, limit)
-    return target, predictor.predict(batch)
+class _FastRoute(Route):
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        match, child_scope = super().matches(scope)
+        if match is not Match.NONE:
+            child_scope["route"] = self  # FastAPI's router only records its own routes
+        return match, child_scope
+
+
+FAST_ROUTES = [_FastRoute(path, serve_prediction, methods=["POST"], include_in_schema=False)
+               for path in ("/v1/runs/{run_id}/predict", "/v1/models/{name}/predict")]
+
+
+def _finder(path_params: dict[str, str]) -> Callable[[ModelLookup], Target]:
+    if "run_id" in path_params:
+        run_id = path_params["run_id"]
+        return lambda lookup: ModelLookup.by_run(lookup, run_id)
+    name = path_params["name"]
+    return lambda lookup: ModelLookup.by_name(lookup, name)
+
+
+def _preprocess_mode(request: Request) -> str:
+    values = request.query_params.getlist("preprocess")
+    if not values:
+        return "mnist"
+    if len(values) > 1 or values[0] not in PREPROCESS_MODES:
+        raise InvalidInput("Unknown preprocess mode.", [FieldError(
+            "/preprocess", f"got {values if len(values) > 1 else values[0]!r}",
+            f"use one of: {', '.join(PREPROCESS_MODES)}")])
+    return values[0]
 
 
 async def _uploaded_files(request: Request, limit: int) -> list[bytes]:

@@ -8,8 +8,7 @@ from fastapi import APIRouter, Header, Query, Request, Response, status
 from fastapi.responses import FileResponse
 from sse_starlette.sse import EventSourceResponse
 
-from app.api.deps import SettingsDep
-from app.api.predict import CacheDep
+from app.api.deps import CacheDep, SettingsDep
 from app.errors import Conflict, NotFound
 from app.runs import service
 from app.runs.schemas import EpochOut, MetricsOut, RunList, RunOut, RunStatus

@@ -12,8 +12,7 @@ from fastapi import APIRouter, Header, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from app.api.deps import SettingsDep
-from app.api.predict import CacheDep
+from app.api.deps import CacheDep, LookupDep, SettingsDep
 from app.errors import problem_response
 from app.inference import oip, resolve
 from app.inference.cache import ModelCache
@@ -41,8 +40,9 @@ def ready(request: Request) -> JSONResponse:
 
 
 @router.get("/models/{name}", responses={404: {"description": "unknown", **PROBLEM}})
-async def metadata(name: str, settings: SettingsDep, cache: CacheDep) -> dict[str, Any]:
-    target = await run_in_threadpool(resolve.by_name_or_run, settings, name)
+async def metadata(name: str, settings: SettingsDep, cache: CacheDep,
+                   lookup: LookupDep) -> dict[str, Any]:
+    target = await run_in_threadpool(lookup.by_name_or_run, name)
     predictor = await run_in_threadpool(resolve.predictor, cache, settings, target)
     h, w = predictor.input_shape
     return {"name": name, "versions": ["1"], "platform": "tensorflow_keras",
@@ -51,8 +51,9 @@ async def metadata(name: str, settings: SettingsDep, cache: CacheDep) -> dict[st
 
 
 @router.get("/models/{name}/ready", responses={404: {"description": "unknown", **PROBLEM}})
-async def model_ready(name: str, settings: SettingsDep, cache: CacheDep) -> dict[str, Any]:
-    target = await run_in_threadpool(resolve.by_name_or_run, settings, name)
+async def model_ready(name: str, settings: SettingsDep, cache: CacheDep,
+                      lookup: LookupDep) -> dict[str, Any]:
+    target = await run_in_threadpool(lookup.by_name_or_run, name)
     await run_in_threadpool(resolve.predictor, cache, settings, target)
     return {"name": name, "ready": True}
 
@@ -63,8 +64,9 @@ async def model_ready(name: str, settings: SettingsDep, cache: CacheDep) -> dict
     openapi_extra={"requestBody": {"content": {"application/json": {"schema": {"type": "object"}, "example": {
         "inputs": [{"name": "input", "shape": [1, 784], "datatype": "UINT8", "data": [0] * 784}]}}}}})
 async def infer(name: str, request: Request, settings: SettingsDep, cache: CacheDep,
+                lookup: LookupDep,
                 inference_header_content_length: Annotated[str | None, Header()] = None) -> Response:
-    target = await run_in_threadpool(resolve.by_name_or_run, settings, name)
+    target = await run_in_threadpool(lookup.by_name_or_run, name)
     body = await request.body()
     with PREDICT_LATENCY.time():
         content, header_length = await run_in_threadpool(

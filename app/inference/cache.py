@@ -91,6 +91,15 @@ class ModelCache:
         while len(self._entries) > self.max_entries:
             self._entries.popitem(last=False)
 
+    def peek(self, key: Hashable) -> Predictor | None:
+        """The loaded predictor for ``key``, or None without loading (counted as a hit)."""
+        with self._lock:
+            value = self._entries.get(key)
+            if value is not None:
+                self._entries.move_to_end(key)
+                self.hits += 1
+            return value
+
     def evict(self, key: Hashable) -> None:
         """Forget ``key``, e.g. when its run is deleted; a load in progress is not kept."""
         with self._lock:

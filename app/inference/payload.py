@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 import numpy as np
+import orjson
 
 from app.errors import FieldError, InvalidInput
 from app.inference.preprocess import images_to_batch, parse_instances, to_unit_range
@@ -19,8 +20,8 @@ def batch_from_json(body: bytes, shape: Shape, preprocess: bool, limit: int) -> 
         raise InvalidInput("The request body is empty.", [FieldError(
             "", "no JSON body", 'send {"instances": [...]} or multipart "file" parts')])
     try:
-        payload: Any = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
+        payload: Any = _loads(body)
+    except ValueError as exc:
         raise InvalidInput("The body is not valid JSON.", [FieldError(
             "", str(exc), 'send {"instances": [...]} as application/json')]) from None
     if not isinstance(payload, dict) or "instances" not in payload:
@@ -32,6 +33,16 @@ def batch_from_json(body: bytes, shape: Shape, preprocess: bool, limit: int) -> 
             f"/{key}", "not part of a prediction request", "remove it") for key in extra])
     fast = _uniform_pixel_batch(payload["instances"], shape, limit)
     return fast if fast is not None else parse_instances(payload["instances"], shape, preprocess, limit)
+
+
+def _loads(body: bytes) -> Any:
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        # Python's json.dumps writes NaN and Infinity, which strict parsers refuse; the
+        # standard library reads them, so such a pixel is reported by position, not as
+        # "invalid JSON".
+        return json.loads(body)
 
 
 def _uniform_pixel_batch(instances: Any, shape: Shape, limit: int) -> np.ndarray | None:
@@ -46,10 +57,11 @@ def _uniform_pixel_batch(instances: Any, shape: Shape, limit: int) -> np.ndarray
         return None
     h, w = shape
     if pixels.dtype.kind not in "iuf" or pixels.shape[1:] not in ((h, w), (h * w,), (h, w, 1)):
+        return None  # strings, booleans, nulls or the wrong shape: let the slow path say which
+    low, high = pixels.min(), pixels.max()  # NaN propagates into both and fails the test
+    if not (low >= 0 and high <= 255):
         return None
     pixels = pixels.reshape(len(instances), h, w).astype(np.float32)
-    if not np.isfinite(pixels).all() or pixels.min() < 0 or pixels.max() > 255:
-        return None
     return to_unit_range(pixels)
 
 

@@ -12,24 +12,26 @@ import threading
 from app.errors import ServiceError
 from app.inference import resolve
 from app.inference.cache import ModelCache
+from app.inference.resolve import ModelLookup
 from app.runs.names import list_names
 from app.settings import Settings
 
 log = logging.getLogger("trainserve.inference")
 
 
-def warm(cache: ModelCache, settings: Settings) -> None:
+def warm(cache: ModelCache, lookup: ModelLookup, settings: Settings) -> None:
     for row in list_names(settings)[: settings.model_cache_size]:
         try:
-            resolve.predictor(cache, settings, resolve.by_name(settings, row.name))
+            resolve.predictor(cache, settings, lookup.by_name(row.name))
         except ServiceError as exc:  # a broken model must not keep the service unready forever
             log.warning("model %s not warmed up: %s", row.name, exc.detail)
 
 
-def start_warmup(cache: ModelCache, settings: Settings, done: threading.Event) -> None:
+def start_warmup(cache: ModelCache, lookup: ModelLookup, settings: Settings,
+                 done: threading.Event) -> None:
     def run() -> None:
         try:
-            warm(cache, settings)
+            warm(cache, lookup, settings)
         except Exception:
             log.exception("model warm-up failed")
         finally:

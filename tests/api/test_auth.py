@@ -46,3 +46,12 @@ def test_openapi_declares_the_key_so_swagger_and_postman_can_send_it(secured: Te
 
 def test_no_key_configured_means_open(client: TestClient) -> None:
     assert client.get("/v1/runs").status_code == 200
+
+
+@pytest.mark.parametrize("path", ["/v1/runs/abc/predict", "/v1/models/prod/predict"])
+def test_predictions_need_the_key_too(secured: TestClient, path: str) -> None:
+    resp = secured.post(path, json={"instances": [[0] * 784]})
+    assert resp.status_code == 401
+    assert resp.headers["content-type"] == "application/problem+json"
+    assert secured.post(path, json={"instances": [[0] * 784]},
+                        headers={"X-API-Key": "new-key"}).status_code == 404

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import httpx
 import numpy as np
 import pytest
 from PIL import Image
@@ -173,7 +175,8 @@ def test_a_changed_model_file_is_refused_never_loaded(svc, runs) -> None:
 
 
 def test_metrics_show_runs_and_predictions(svc, runs) -> None:
-    predict(svc, runs["binary"]["id"], json={"instances": [[0] * 784]})
+    for _ in range(2):  # the first may load the model; the second is a cache hit
+        predict(svc, runs["binary"]["id"], json={"instances": [[0] * 784]})
     text = svc.http.get("/metrics").text
     samples = {line.split(" ")[0]: float(line.split(" ")[1]) for line in text.splitlines()
                if line.startswith("trainserve_")}
@@ -183,3 +186,52 @@ def test_metrics_show_runs_and_predictions(svc, runs) -> None:
     assert samples["trainserve_model_cache_hits_total"] >= 1
     assert any(k.startswith('trainserve_http_requests_total{method="POST",route="/v1/runs/{run_id}/predict"')
                for k in samples)
+
+
+def test_concurrent_requests_get_their_own_answers(svc, runs, test_digits) -> None:
+    """Small requests arriving together share a forward pass; each must still get exactly
+    the answer it gets alone, including requests for another model and bad ones."""
+    x, _ = test_digits
+    digits, binary = runs["digits"]["id"], runs["binary"]["id"]
+    jobs = [(digits, x[i:i + 1 + i % 3]) for i in range(24)] + [(binary, x[i:i + 1]) for i in range(8)]
+    alone = [predict(svc, run_id, json={"instances": batch.tolist()}).json() for run_id, batch in jobs]
+
+    def send(job: tuple[str, np.ndarray]) -> Any:
+        with httpx.Client(base_url=svc.http.base_url, timeout=30) as http:
+            return http.post(f"/v1/runs/{job[0]}/predict", json={"instances": job[1].tolist()})
+
+    bad = (digits, np.full((1, 28, 28), 300.0))
+    passes_before = _metric(svc, "trainserve_requests_per_forward_pass_count")
+    with ThreadPoolExecutor(16) as pool:
+        together = list(pool.map(send, [*jobs, bad] * 2))
+    for resp, expected in zip(together, [*alone, None] * 2, strict=True):
+        if expected is None:
+            assert resp.status_code == 422
+            continue
+        assert resp.status_code == 200
+        got = resp.json()
+        assert got["model"] == expected["model"]
+        assert len(got["predictions"]) == len(expected["predictions"])
+        for g, e in zip(got["predictions"], expected["predictions"], strict=True):
+            assert g.get("label") == e.get("label")
+            np.testing.assert_allclose(g.get("probabilities", g.get("probability")),
+                                       e.get("probabilities", e.get("probability")), atol=1e-5)
+    # 64 good requests, answered on the event loop in at most 64 forward passes.
+    assert 0 < _metric(svc, "trainserve_requests_per_forward_pass_count") - passes_before <= 64
+
+
+def _metric(svc: LiveService, name: str) -> float:
+    for line in svc.http.get("/metrics").text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    return 0.0
+
+
+def test_unknown_preprocess_mode_names_the_parameter(svc, runs, test_digits) -> None:
+    x, _ = test_digits
+    resp = svc.http.post(f"/v1/runs/{runs['digits']['id']}/predict?preprocess=otsu",
+                         json={"instances": x[:1].tolist()})
+    assert resp.status_code == 422
+    assert resp.headers["content-type"] == "application/problem+json"
+    (error,) = resp.json()["errors"]
+    assert error["pointer"] == "/preprocess" and "mnist" in error["hint"]
