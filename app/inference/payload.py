@@ -10,7 +10,8 @@ import numpy as np
 import orjson
 
 from app.errors import FieldError, InvalidInput
-from app.inference.preprocess import images_to_batch, parse_instances, to_unit_range
+from app.inference.instances import images_to_batch, parse_instances
+from app.inference.preprocess import to_unit_range
 
 Shape = tuple[int, int]
 

@@ -1,17 +1,19 @@
 """Answering a prediction request: find the model, turn the body into a batch, run the
 network, serialise the answers. Used by the /v1 prediction routes.
 
-Where the work runs is chosen per request. Decoding images, large JSON batches, models that
-are slow or not loaded yet, and database lookups over a network go to worker threads (at most
-one per core, so concurrent batches do not fight over the GIL). A small JSON request for a
-loaded, fast model is answered on the event loop: a thread hop would cost as much as its
-forward pass. Such requests that arrive in the same loop iteration share one forward pass.
+Where the work runs is chosen per request. Large or unknown images (JPEG, big PNGs), large
+JSON batches, models that are slow or not loaded yet, and database lookups over a network go
+to worker threads (at most one per core, so concurrent batches do not fight over the GIL). A
+small request (a few KiB of JSON, or PNGs whose headers promise few pixels) for a loaded,
+fast model is answered on the event loop: a thread hop would cost as much as its forward
+pass. Such requests that arrive in the same loop iteration share one forward pass.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import struct
 from collections.abc import Callable
 from typing import Any
 
@@ -33,6 +35,11 @@ from app.settings import Settings
 # this fast (a small MLP or CNN: 0.2-0.5 ms here); anything larger would stall other clients.
 INLINE_MAX_BODY_BYTES = 64 * 1024
 INLINE_MAX_FORWARD_SECONDS = 0.002
+# Uploads are decoded on the loop only when their PNG headers promise this few pixels in all
+# (a 128x128 canvas, or a few 28x28 digits: well under 1 ms of decoding and preprocessing).
+# Anything else, JPEG included, may be a 25 MP photo and is decoded in a worker thread.
+INLINE_MAX_PIXELS = 128 * 128
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 class PredictionService:
@@ -45,12 +52,11 @@ class PredictionService:
     async def answer(self, find: Callable[[ModelLookup], Target], body: bytes,
                      files: list[bytes] | None, preprocess: bool) -> bytes:
         """The JSON answer for one request; raises ServiceError subclasses for bad input."""
-        if files is None and len(body) <= INLINE_MAX_BODY_BYTES and self._local_lookup:
+        if self._local_lookup and _is_small(body, files):
             target = find(self.lookup)
             predictor = self.cache.peek((target.run_id, target.artifact_sha256))
             if predictor is not None and predictor.forward_seconds <= INLINE_MAX_FORWARD_SECONDS:
-                batch = batch_from_json(body, predictor.input_shape, preprocess,
-                                        self.settings.max_predict_instances)
+                batch = self._batch(predictor, body, files, preprocess)
                 return _encode(target, await self._coalescer.predict(predictor, batch))
         return await anyio.to_thread.run_sync(self._answer, find, body, files, preprocess,
                                               limiter=self._limiter)
@@ -59,12 +65,31 @@ class PredictionService:
                 files: list[bytes] | None, preprocess: bool) -> bytes:
         target = find(self.lookup)
         predictor = resolve.predictor(self.cache, self.settings, target)
+        return _encode(target, predictor.predict(self._batch(predictor, body, files, preprocess)))
+
+    def _batch(self, predictor: Predictor, body: bytes, files: list[bytes] | None,
+               preprocess: bool) -> np.ndarray:
         limit = self.settings.max_predict_instances
         if files is not None:
-            batch = batch_from_files(files, predictor.input_shape, preprocess, limit)
-        else:
-            batch = batch_from_json(body, predictor.input_shape, preprocess, limit)
-        return _encode(target, predictor.predict(batch))
+            return batch_from_files(files, predictor.input_shape, preprocess, limit)
+        return batch_from_json(body, predictor.input_shape, preprocess, limit)
+
+
+def _is_small(body: bytes, files: list[bytes] | None) -> bool:
+    """Cheap enough to answer on the event loop: a small JSON body, or small PNG uploads whose
+    headers (read without decoding) say they have few pixels."""
+    if files is None:
+        return len(body) <= INLINE_MAX_BODY_BYTES
+    if sum(map(len, files)) > INLINE_MAX_BODY_BYTES:
+        return False
+    pixels = 0
+    for data in files:
+        # A PNG starts with its signature and the IHDR chunk: length, type, width, height.
+        if len(data) < 24 or data[:8] != _PNG_SIGNATURE or data[12:16] != b"IHDR":
+            return False
+        width, height = struct.unpack(">II", data[16:24])
+        pixels += width * height
+    return pixels <= INLINE_MAX_PIXELS
 
 
 def _encode(target: Target, answers: list[dict[str, Any]]) -> bytes:

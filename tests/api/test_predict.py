@@ -15,7 +15,7 @@ import pytest
 from PIL import Image
 
 from app.training.datasets import load_split
-from tests.inference.images import encode, render
+from tests.inference.images import encode, png_with_size, render
 from tests.live import LiveService, load_example
 
 pytestmark = pytest.mark.slow
@@ -141,6 +141,13 @@ BAD = [
     ("not an image", {"files": [("file", ("a.png", b"hello", "image/png"))]}, 400),
     ("truncated png", {"files": [("file", ("a.png", encode(Image.new("L", (64, 64), 255))[:60],
                                           "image/png"))]}, 400),
+    ("decompression bomb", {"files": [("file", ("a.png", png_with_size(20_000, 20_000), "image/png"))]},
+     422),
+    ("animated", {"files": [("file", ("a.png", encode(Image.new("L", (28, 28)), save_all=True,
+                                                      append_images=[Image.new("L", (28, 28), 255)]),
+                                      "image/png"))]}, 422),
+    ("16-bit", {"files": [("file", ("a.png", encode(Image.fromarray(np.full((28, 28), 40000, np.uint16))),
+                                    "image/png"))]}, 422),
     ("too large", {"content": b"0" * 2_100_000, "headers": {"content-type": "application/json"}}, 413),
     ("wrong media type", {"content": b"x", "headers": {"content-type": "text/plain"}}, 415),
 ]
@@ -218,6 +225,32 @@ def test_concurrent_requests_get_their_own_answers(svc, runs, test_digits) -> No
                                        e.get("probabilities", e.get("probability")), atol=1e-5)
     # 64 good requests, answered on the event loop in at most 64 forward passes.
     assert 0 < _metric(svc, "trainserve_requests_per_forward_pass_count") - passes_before <= 64
+
+
+def test_small_uploads_share_forward_passes_and_keep_their_answers(svc, runs, test_digits) -> None:
+    """28x28 PNGs are decoded on the event loop and batched with their neighbours; each must
+    get the answer its pixels get as JSON, and a broken one must not spoil the others."""
+    x, _ = test_digits
+    run_id = runs["digits"]["id"]
+    pngs = [encode(Image.fromarray((d * 255).round().astype(np.uint8))) for d in x[:16]]
+    as_json = predict(svc, run_id, json={"instances": [(d * 255).round().tolist() for d in x[:16]]})
+    expected = as_json.json()["predictions"]
+
+    def send(data: bytes) -> httpx.Response:
+        with httpx.Client(base_url=svc.http.base_url, timeout=30) as http:
+            return http.post(f"/v1/runs/{run_id}/predict?preprocess=none",
+                             files=[("file", ("d.png", data, "image/png"))])
+
+    with ThreadPoolExecutor(16) as pool:
+        answers = list(pool.map(send, [*pngs, pngs[0][:50]] * 2))
+    for resp, want in zip(answers, [*expected, None] * 2, strict=True):
+        if want is None:
+            assert resp.status_code == 400 and resp.json()["errors"][0]["pointer"] == "/files/0"
+            continue
+        assert resp.status_code == 200, resp.text
+        (got,) = resp.json()["predictions"]
+        assert got["label"] == want["label"]
+        np.testing.assert_allclose(got["probabilities"], want["probabilities"], atol=1e-5)
 
 
 def _metric(svc: LiveService, name: str) -> float:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import base64
 import io
 import struct
 import zlib
 
 import numpy as np
+import pytest
 from PIL import Image, ImageFilter
+
+from app.errors import InvalidInput
 
 
 def encode(img: Image.Image, fmt: str = "PNG", **params: object) -> bytes:
@@ -58,3 +62,21 @@ def render(digit: np.ndarray, style: str) -> bytes:
     if style == "jpeg":
         return encode(paper.convert("RGB"), "JPEG", quality=75)
     return encode(paper)
+
+
+def b64(data: bytes) -> dict[str, str]:
+    return {"b64": base64.b64encode(data).decode()}
+
+
+def distance(a: np.ndarray, b: np.ndarray) -> float:
+    """Mean absolute pixel difference, forgiving the one-pixel shifts that MNIST's own
+    centring leaves (its centres of mass are only within half a pixel of the centre)."""
+    return min(float(np.abs(np.roll(a, (dy, dx), axis=(0, 1)) - b).mean())
+               for dy in (-1, 0, 1) for dx in (-1, 0, 1))
+
+
+def only_error(exc: pytest.ExceptionInfo[InvalidInput]) -> tuple[str, str, int]:
+    assert len(exc.value.errors) == 1
+    err = exc.value.errors[0]
+    assert err.hint, "every error says how to fix it"
+    return err.pointer, err.message, exc.value.status
