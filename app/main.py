@@ -12,6 +12,7 @@ from app.api import datasets, health, models, predict, runs, v2
 from app.api.deps import require_api_key
 from app.db.migrations import schema_problem
 from app.errors import install_error_handlers
+from app.inference import heap
 from app.inference.cache import ModelCache
 from app.inference.resolve import ModelLookup
 from app.inference.serving import PredictionService
@@ -47,7 +48,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
-    app.state.model_cache = ModelCache(settings.model_cache_size)
+    app.state.model_cache = ModelCache(settings.model_cache_size, on_change=heap.settle)
     app.state.model_lookup = ModelLookup(settings.resolved_database_url)
     app.state.predictions = PredictionService(settings, app.state.model_cache,
                                               app.state.model_lookup)

@@ -62,6 +62,7 @@ class Row:
     count: int
     p50_ms: float
     p95_ms: float
+    max_ms: float  # stalls (e.g. a garbage collection walking a loaded model) show here
     rps: float
     cpu_ms: float  # server CPU time per request
 
@@ -162,7 +163,7 @@ def measure(server: Server, kind: str, concurrency: int, count: int, warmup: int
     lat = np.asarray(result.latencies) * 1000
     n = len(lat)
     return Row(server.label, kind, concurrency, n, float(np.percentile(lat, 50)),
-               float(np.percentile(lat, 95)), n / result.wall, cpu * 1000 / n)
+               float(np.percentile(lat, 95)), float(lat.max()), n / result.wall, cpu * 1000 / n)
 
 
 def run_cells(servers: list[Server], args: argparse.Namespace) -> list[Row]:
@@ -192,12 +193,13 @@ def check_quiet(when: str) -> None:
 # --- reporting --------------------------------------------------------------------------
 
 HEADER = (f"{'server':10s} {'kind':8s} {'conc':>4s} {'n':>5s} {'p50 ms':>8s} {'p95 ms':>8s} "
-          f"{'req/s':>8s} {'srv CPU ms/req':>15s}")
+          f"{'max ms':>8s} {'req/s':>8s} {'srv CPU ms/req':>15s}")
 
 
 def _format(row: Row) -> str:
     return (f"{row.server:10s} {row.kind:8s} {row.concurrency:4d} {row.count:5d} "
-            f"{row.p50_ms:8.2f} {row.p95_ms:8.2f} {row.rps:8.1f} {row.cpu_ms:15.2f}")
+            f"{row.p50_ms:8.2f} {row.p95_ms:8.2f} {row.max_ms:8.1f} {row.rps:8.1f} "
+            f"{row.cpu_ms:15.2f}")
 
 
 def report(rows: list[Row], count_for: dict[str, int]) -> None:

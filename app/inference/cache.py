@@ -44,10 +44,12 @@ class ModelCache:
     callers but not kept, so a deleted run cannot come back.
     """
 
-    def __init__(self, max_entries: int) -> None:
+    def __init__(self, max_entries: int, on_change: Callable[[], None] | None = None) -> None:
         if max_entries < 1:
             raise ValueError(f"max_entries must be at least 1, got {max_entries}")
         self.max_entries = max_entries
+        # Called, outside the lock, after a predictor was stored or dropped.
+        self._on_change = on_change or (lambda: None)
         self._entries: OrderedDict[Hashable, Predictor] = OrderedDict()
         self._loading: dict[Hashable, _Pending] = {}
         self._lock = threading.Lock()
@@ -84,6 +86,7 @@ class ModelCache:
                 del self._loading[key]
                 self._store(key, value)
         pending.resolve(value)
+        self._on_change()
         return value
 
     def _store(self, key: Hashable, value: Predictor) -> None:
@@ -103,13 +106,18 @@ class ModelCache:
     def evict(self, key: Hashable) -> None:
         """Forget ``key``, e.g. when its run is deleted; a load in progress is not kept."""
         with self._lock:
-            self._entries.pop(key, None)
+            dropped = self._entries.pop(key, None)
             self._loading.pop(key, None)
+        if dropped is not None:
+            self._on_change()
 
     def clear(self) -> None:
         with self._lock:
+            had_entries = bool(self._entries)
             self._entries.clear()
             self._loading.clear()
+        if had_entries:
+            self._on_change()
 
     def __len__(self) -> int:
         with self._lock:

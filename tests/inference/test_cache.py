@@ -5,13 +5,16 @@ The cache never looks inside what it stores, so plain objects stand in for predi
 
 from __future__ import annotations
 
+import gc
 import threading
+import weakref
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
 
+from app.inference import heap
 from app.inference.cache import ModelCache
 
 
@@ -119,3 +122,34 @@ def test_other_keys_are_served_while_one_loads() -> None:
 def test_max_entries_must_be_positive() -> None:
     with pytest.raises(ValueError, match="at least 1"):
         ModelCache(max_entries=0)
+
+
+class _Model:
+    """Stands in for a Keras model: objects that refer to each other (a reference cycle)."""
+
+    def __init__(self) -> None:
+        self.layers = [self]
+
+
+def test_loaded_models_are_frozen_and_evicted_ones_still_freed() -> None:
+    cache = ModelCache(max_entries=1, on_change=heap.settle)
+    try:
+        first = weakref.ref(cache.get("a", _Model))
+        assert gc.get_freeze_count() > 0  # the collector no longer walks what is loaded
+        cache.get("b", _Model)  # pushes "a" out
+        cache.evict("b")
+        assert first() is None  # a frozen cycle would never be collected
+        assert len(cache) == 0
+    finally:
+        gc.unfreeze()
+
+
+def test_on_change_follows_stores_and_drops_only() -> None:
+    calls: list[int] = []
+    cache = ModelCache(max_entries=2, on_change=lambda: calls.append(len(cache)))
+    cache.get("a", constant(1))
+    cache.get("a", constant(1))  # a hit changes nothing
+    cache.evict("unknown")
+    cache.evict("a")
+    cache.clear()  # already empty
+    assert calls == [1, 0]
