@@ -5,7 +5,9 @@ loads. A large JSON batch allocates thousands of lists, which triggers full coll
 each full collection walked all of them: a 230 ms stall every few hundred batch-of-64
 requests. Freezing moves the survivors to the permanent generation, out of the collector's
 walk. It is redone whenever the set of loaded models changes, so an evicted model's cycles are
-still collected (frozen objects are only ever freed by reference counting).
+still collected (frozen objects are only ever freed by reference counting). That costs one
+full collection (~170 ms with TensorFlow loaded) per model load or drop, instead of one every
+few hundred requests.
 """
 
 from __future__ import annotations
