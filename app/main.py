@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI
 
-from app.api import datasets, health, models, predict, runs, v2
+from app.api import datasets, health, models, predict, runs, v2, web
 from app.api.deps import require_api_key
 from app.db.migrations import schema_problem
 from app.errors import install_error_handlers
@@ -56,6 +56,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.router.routes.extend(predict.FAST_ROUTES)  # first: see app/api/predict.py
     app.include_router(health.router)
+    app.include_router(web.router)
     protected = [Depends(require_api_key)]
     app.include_router(datasets.router, dependencies=protected)
     app.include_router(runs.router, dependencies=protected)

@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from app.training.datasets import load_split
 from tests.inference.images import encode, png_with_size, render
@@ -86,6 +86,25 @@ def test_binary_and_class_subset_answer_in_dataset_labels(svc, runs, test_digits
     assert {p["label"] for p in three_eight["predictions"]} <= {3, 8}
     value = predict(svc, runs["regression"]["id"], json={"instances": x[:2].tolist()}).json()
     assert all(isinstance(p["value"], float) for p in value["predictions"])
+
+
+def drawn(shape: str) -> bytes:
+    """A digit drawn the way the web page draws it: an 18 px round black pen on a white
+    280x280 canvas, off centre and far bigger than MNIST's 20x20 box."""
+    canvas = Image.new("RGB", (280, 280), "white")
+    pen = ImageDraw.Draw(canvas)
+    if shape == "one":
+        pen.line([(150, 50), (160, 230)], fill="black", width=18, joint="curve")
+    else:
+        pen.ellipse([70, 40, 190, 240], outline="black", width=18)
+    return encode(canvas)
+
+
+def test_digits_drawn_on_the_web_page_are_recognised(svc, runs) -> None:
+    files = [("file", ("zero.png", drawn("zero"), "image/png")),
+             ("file", ("one.png", drawn("one"), "image/png"))]
+    answers = predict(svc, runs["binary"]["id"], files=files).json()["predictions"]
+    assert [a["label"] for a in answers] == [0, 1]
 
 
 def test_model_names_point_at_runs_and_repoint(svc, runs, test_digits) -> None:
