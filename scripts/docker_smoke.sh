@@ -193,6 +193,8 @@ done
 info "HEALTHCHECK: healthy"
 code=$(curl -s -o /dev/null -w '%{http_code}' "$BASE/v1/runs" || true)
 [[ $code == 401 ]] || die "GET /v1/runs without X-API-Key answered $code, expected 401"
+curl -sf "$BASE/" | grep -q '<canvas id="pad"' || die "GET / did not serve the web page from the image"
+info "web page served at /"
 
 say "train models/zero-vs-one.json with epochs=$EPOCHS"
 python3 - "$ROOT/models/zero-vs-one.json" "$EPOCHS" >"$WORK/spec.json" <<'EOF'
