@@ -17,7 +17,7 @@ from app.errors import problem_response
 from app.inference import oip, resolve
 from app.inference.cache import ModelCache
 from app.inference.predictor import Predictor
-from app.inference.resolve import Target
+from app.inference.resolve import ModelLookup
 from app.observability import PREDICT_LATENCY
 from app.settings import Settings
 
@@ -42,8 +42,7 @@ def ready(request: Request) -> JSONResponse:
 @router.get("/models/{name}", responses={404: {"description": "unknown", **PROBLEM}})
 async def metadata(name: str, settings: SettingsDep, cache: CacheDep,
                    lookup: LookupDep) -> dict[str, Any]:
-    target = await run_in_threadpool(lookup.by_name_or_run, name)
-    predictor = await run_in_threadpool(resolve.predictor, cache, settings, target)
+    predictor = await run_in_threadpool(_loaded, cache, settings, lookup, name)
     h, w = predictor.input_shape
     return {"name": name, "versions": ["1"], "platform": "tensorflow_keras",
             "inputs": [{"name": "input", "datatype": "FP32", "shape": [-1, h, w]}],
@@ -53,8 +52,7 @@ async def metadata(name: str, settings: SettingsDep, cache: CacheDep,
 @router.get("/models/{name}/ready", responses={404: {"description": "unknown", **PROBLEM}})
 async def model_ready(name: str, settings: SettingsDep, cache: CacheDep,
                       lookup: LookupDep) -> dict[str, Any]:
-    target = await run_in_threadpool(lookup.by_name_or_run, name)
-    await run_in_threadpool(resolve.predictor, cache, settings, target)
+    await run_in_threadpool(_loaded, cache, settings, lookup, name)
     return {"name": name, "ready": True}
 
 
@@ -66,20 +64,24 @@ async def model_ready(name: str, settings: SettingsDep, cache: CacheDep,
 async def infer(name: str, request: Request, settings: SettingsDep, cache: CacheDep,
                 lookup: LookupDep,
                 inference_header_content_length: Annotated[str | None, Header()] = None) -> Response:
-    target = await run_in_threadpool(lookup.by_name_or_run, name)
     body = await request.body()
     with PREDICT_LATENCY.time():
         content, header_length = await run_in_threadpool(
-            _infer, cache, settings, target, name, body, inference_header_content_length)
+            _infer, cache, settings, lookup, name, body, inference_header_content_length)
     if header_length is None:
         return Response(content, media_type="application/json")
     return Response(content, media_type="application/octet-stream",
                     headers={"Inference-Header-Content-Length": str(header_length)})
 
 
-def _infer(cache: ModelCache, settings: Settings, target: Target, name: str, body: bytes,
+def _loaded(cache: ModelCache, settings: Settings, lookup: ModelLookup, name: str) -> Predictor:
+    # Lookup and load in one thread hop: each hop costs about as much as a small forward pass.
+    return resolve.predictor(cache, settings, lookup.by_name_or_run(name))
+
+
+def _infer(cache: ModelCache, settings: Settings, lookup: ModelLookup, name: str, body: bytes,
            header_length: str | None) -> tuple[bytes, int | None]:
-    predictor = resolve.predictor(cache, settings, target)
+    predictor = _loaded(cache, settings, lookup, name)
     request = oip.parse(body, header_length, predictor.input_shape)
     return oip.encode(name, request, _outputs(predictor, request.batch))
 

@@ -130,6 +130,7 @@ def test_tritonclient_infers_unchanged(svc, runs, test_digits) -> None:
     client = httpclient.InferenceServerClient(url=f"127.0.0.1:{svc.port}")
     run_id = runs["digits"]["id"]
     assert client.is_server_live() and client.is_server_ready() and client.is_model_ready(run_id)
+    assert not client.is_model_ready("no-such-model")
     meta = client.get_model_metadata(run_id)
     assert meta["inputs"][0]["shape"] == [-1, 28, 28]
     pixels = (x * 255).round().astype(np.uint8)
