@@ -188,6 +188,27 @@ def test_submit_prints_id_and_location_and_list_filters(live: Live, tmp_path: Pa
     assert "dense(units=25, activation=sigmoid)" in shown.stdout
 
 
+def test_compare_shows_runs_side_by_side(live: Live) -> None:
+    svc = live(workers=0)
+    url = url_of(svc)
+    short = svc.submit(load_example("zero-vs-one", epochs=3))["id"]
+    long = svc.submit(load_example("zero-vs-one", epochs=9))["id"]
+    other = load_example("zero-vs-one", epochs=3)
+    other["dataset"]["name"] = "digits"
+    small = svc.submit(other)["id"]
+
+    proc = cli(url, "runs", "compare", short, long)
+    assert proc.returncode == 0, proc.stderr
+    assert re.search(r"^status\s+queued\s+queued\s*$", proc.stdout, re.M), proc.stdout
+    assert re.search(r"^/training/epochs\s+3\s+9\s*$", proc.stdout, re.M), proc.stdout
+    assert proc.stderr == ""
+    flagged = cli(url, "runs", "compare", short, small)
+    assert re.search(r"^/dataset/name\s+mnist-5k\s+digits\s*$", flagged.stdout, re.M)
+    assert "warning: /dataset/name: the runs differ here" in flagged.stderr
+    alone = cli(url, "runs", "compare", short)
+    assert alone.returncode == 2 and "/ids" in alone.stderr
+
+
 def test_bad_spec_prints_every_pointer_with_its_hint(live: Live, tmp_path: Path) -> None:
     svc = live(workers=0)
     spec = load_example("zero-vs-one")

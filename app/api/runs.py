@@ -11,7 +11,8 @@ from sse_starlette.sse import EventSourceResponse
 from app.api.deps import CacheDep, SettingsDep
 from app.errors import Conflict, NotFound
 from app.runs import service
-from app.runs.schemas import EpochOut, MetricsOut, RunList, RunOut, RunStatus
+from app.runs.compare import compare_runs, compared_ids
+from app.runs.schemas import Comparison, EpochOut, MetricsOut, RunList, RunOut, RunStatus
 from app.runs.spec import RunSpec
 from app.runs.stream import run_event_stream
 
@@ -41,6 +42,16 @@ def list_runs(settings: SettingsDep, status_: Annotated[RunStatus | None, Query(
               cursor: Annotated[str | None, Query(max_length=64)] = None) -> RunList:
     runs, next_cursor = service.list_runs(settings, status_, limit, cursor)
     return RunList(items=[RunOut.of(r) for r in runs], next_cursor=next_cursor)
+
+
+@router.get("/compare", response_model=Comparison, responses={
+    404: {"description": "an unknown run id", **PROBLEM},
+    422: {"description": "fewer than 2 or more than 10 ids", **PROBLEM}})
+def compare(settings: SettingsDep, ids: Annotated[list[str] | None, Query(
+        description="2 to 10 run ids, repeated (?ids=A&ids=B) or comma-separated")] = None,
+            ) -> Comparison:
+    """Runs side by side: the spec differences, each run's training and test metrics, the best."""
+    return Comparison.model_validate(compare_runs(settings, compared_ids(ids or [])))
 
 
 @router.get("/{run_id}", response_model=RunOut, responses=_ERRORS)

@@ -144,3 +144,26 @@ def models_table(models: list[dict[str, Any]]) -> Table:
         when = model.get("updated_at") or model.get("created_at")
         table.add_row(str(model.get("name", "?")), str(run_id), timestamp(when))
     return table
+
+
+def comparison_table(comparison: dict[str, Any]) -> Table:
+    """Runs as columns; their results, then every spec difference, as rows."""
+    runs = comparison.get("runs") or []
+    best = comparison.get("best") or {}
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    table.add_column("")
+    for run in runs:
+        table.add_column(f"{run.get('name', '')}\n{run.get('id', '?')}", no_wrap=True)
+
+    def mark(key: str, run: dict[str, Any]) -> str:
+        value = number((run.get("test") or {}).get(key))
+        return f"{value} *" if best.get(f"test_{key}") == run.get("id") else value
+
+    table.add_row("status", *[r.get("status", "?") for r in runs])
+    table.add_row("epoch", *[progress_of(r) for r in runs])
+    table.add_row("test accuracy", *[mark("accuracy", r) for r in runs])
+    table.add_row("test loss", *[mark("loss", r) for r in runs])
+    table.add_row("train seconds", *[number(r.get("train_seconds"), 1) for r in runs])
+    for diff in comparison.get("spec_differences") or []:
+        table.add_row(diff["pointer"], *["-" if v is None else str(v) for v in diff["values"]])
+    return table

@@ -13,7 +13,13 @@ from rich.console import Console
 from app.client.errors import EXIT_REJECTED, EXIT_RUN_FAILED, CliError, format_field_error, reported
 from app.client.http import ApiClient, segment
 from app.client.options import DEFAULT_URL, ApiKeyOption, JsonOption, UrlOption, connect
-from app.client.render import final_line, make_console, run_summary, runs_table
+from app.client.render import (
+    comparison_table,
+    final_line,
+    make_console,
+    run_summary,
+    runs_table,
+)
 from app.client.watch import watch_run
 
 runs_app = typer.Typer(help="List, inspect, follow, cancel and delete training runs.",
@@ -116,6 +122,25 @@ def list_runs(
         typer.echo("no runs" + (f" with status {status.value}" if status else ""))
     if page.get("next_cursor"):
         typer.echo(f"more: --cursor {page['next_cursor']}", err=True)
+
+
+@runs_app.command("compare")
+def compare_runs(
+    run_ids: Annotated[list[str], typer.Argument(metavar="RUN_ID...", help="2 to 10 run ids.")],
+    as_json: JsonOption = False,
+    url: UrlOption = DEFAULT_URL,
+    api_key: ApiKeyOption = None,
+) -> None:
+    """Runs side by side: results, then every spec difference; * marks the best (GET
+    /v1/runs/compare)."""
+    with reported(), connect(url, api_key) as client:
+        comparison = client.json("GET", "/v1/runs/compare", params={"ids": run_ids})
+    if as_json:
+        typer.echo(json.dumps(comparison, indent=2))
+        return
+    make_console().print(comparison_table(comparison))
+    for warning in comparison.get("warnings") or []:
+        typer.echo(f"warning: {format_field_error(warning)}", err=True)
 
 
 @runs_app.command("show")

@@ -95,3 +95,31 @@ class EpochOut(BaseModel):
 class MetricsOut(BaseModel):
     run_id: str
     epochs: list[EpochOut]
+
+
+class ComparedRun(BaseModel):
+    id: str
+    name: str
+    status: RunStatus
+    progress: Progress
+    metrics: dict[str, Any] | None = Field(description="the last epoch's metrics")
+    test: dict[str, float] | None = Field(description="loss, accuracy, ... on the held-out split")
+    train_seconds: float = Field(description="time spent in epochs, summed")
+
+
+class SpecDifference(BaseModel):
+    pointer: str = Field(description="JSON pointer into the normalised spec")
+    values: list[Any] = Field(description="each run's value, in the order asked; null = absent")
+
+
+class Best(BaseModel):
+    test_accuracy: str | None = Field(description="run id with the highest test accuracy")
+    test_loss: str | None = Field(description="run id with the lowest test loss (null when the "
+                                              "runs minimise different losses)")
+
+
+class Comparison(BaseModel):
+    runs: list[ComparedRun]
+    spec_differences: list[SpecDifference]
+    best: Best
+    warnings: list[Problem] = Field(description="why some numbers are not comparable")

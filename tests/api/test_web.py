@@ -32,7 +32,7 @@ def test_the_page_needs_no_key_but_its_calls_do(secured: TestClient) -> None:
 def test_every_call_the_page_makes_is_a_route_of_the_api(client: TestClient) -> None:
     calls = {(m, re.sub(r"\$\{[^}]+\}", "{}", p)) for m, p in CALL.findall(client.get("/").text)}
     assert {("GET", "/v1/runs"), ("POST", "/v1/runs"), ("POST", "/v1/runs/{}/predict"),
-            ("POST", "/v1/runs/{}/cancel")} <= calls
+            ("POST", "/v1/runs/{}/cancel"), ("GET", "/v1/runs/compare")} <= calls
     schema = client.get("/openapi.json").json()["paths"]
     routes = {(method.upper(), re.sub(r"\{[^}]+\}", "{}", path))
               for path, ops in schema.items() for method in ops}

@@ -42,6 +42,19 @@ def test_examples_train_and_reach_their_targets(live: Callable[..., LiveService]
     assert done["digits-multilabel"]["evaluation"]["labels"] == ["even", "at_least_5", "closed_loop"]
     assert done["digits-regression"]["evaluation"]["mae"] < 2.5
 
+    # The course's lesson: softmax output vs a linear one with from_logits=True.
+    lesson = svc.http.get("/v1/runs/compare", params={
+        "ids": [runs["digits-softmax"], runs["digits-logits"]]}).json()
+    assert {"pointer": "/model/layers/3/activation", "values": ["softmax", "linear"]} \
+        in lesson["spec_differences"]
+    accuracies = {r["id"]: r["test"]["accuracy"] for r in lesson["runs"]}
+    assert lesson["best"]["test_accuracy"] == max(accuracies, key=accuracies.__getitem__)
+    assert lesson["best"]["test_loss"] is not None and lesson["warnings"] == []
+    apart = svc.http.get("/v1/runs/compare", params={
+        "ids": f"{runs['digits-softmax']},{runs['digits-regression']}"}).json()
+    assert apart["best"]["test_loss"] is None  # MSE against cross-entropy
+    assert {w["pointer"] for w in apart["warnings"]} >= {"/dataset/target", "/training/loss/type"}
+
     model = svc.http.get(f"/v1/runs/{runs['zero-vs-one']}/model")
     assert model.status_code == 200 and model.content[:2] == b"PK"  # .keras files are zip archives
 
