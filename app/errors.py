@@ -123,6 +123,7 @@ _HINTS = {
     "bool_type": "use true or false",
     "string_type": "use a JSON string",
     "string_too_long": "use a shorter text",
+    "string_pattern_mismatch": "use printable text matching the pattern (no control characters)",
     "float_type": "use a number",
     "finite_number": "use a finite number",
     "float_parsing": "use a number",

@@ -13,6 +13,7 @@ from app.db.session import get_engine, read_session
 from app.errors import Conflict, NotFound, Unavailable
 from app.inference.cache import ModelCache
 from app.inference.predictor import Predictor
+from app.runs.ids import is_model_name, is_run_id
 from app.settings import Settings
 from app.training.artifacts import MODEL_FILE
 
@@ -54,13 +55,13 @@ class ModelLookup:
         self._conn: PoolProxiedConnection | None = None
 
     def by_run(self, run_id: str) -> Target:
-        row = self._one("run", run_id)
+        row = self._one("run", run_id) if is_run_id(run_id) else None
         if row is None:
             raise NotFound(f"No run with id {run_id!r}.")
         return _servable(row, row[3])
 
     def by_name(self, name: str) -> Target:
-        row = self._one("name", name)
+        row = self._one("name", name) if is_model_name(name) else None
         if row is None:
             raise NotFound(f"No model named {name!r}; PUT /v1/models/{name} with a run_id first.")
         return _servable(row, name)

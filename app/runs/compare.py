@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from app.db.models import EpochMetric, Run
 from app.db.session import read_session
 from app.errors import FieldError, InvalidInput, NotFound
+from app.runs.ids import is_run_id
 from app.settings import Settings
 
 MAX_COMPARED = 10
@@ -48,12 +49,13 @@ def compare_runs(settings: Settings, ids: list[str]) -> dict[str, Any]:
 
 def _load(settings: Settings, ids: list[str]) -> tuple[list[Run], dict[str, float]]:
     with read_session(settings.resolved_database_url) as session:
-        found = {run.id: run for run in session.scalars(select(Run).where(Run.id.in_(ids)))}
+        wellformed = [i for i in ids if is_run_id(i)]
+        found = {run.id: run for run in session.scalars(select(Run).where(Run.id.in_(wellformed)))}
         missing = [i for i in ids if i not in found]
         if missing:
             raise NotFound(f"No run with id {', '.join(map(repr, missing))}.")
         totals = session.execute(select(EpochMetric.run_id, func.sum(EpochMetric.seconds))
-                                 .where(EpochMetric.run_id.in_(ids))
+                                 .where(EpochMetric.run_id.in_(wellformed))
                                  .group_by(EpochMetric.run_id)).all()
     return [found[i] for i in ids], {run_id: float(total) for run_id, total in totals}
 

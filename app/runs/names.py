@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-import re
-
 from sqlalchemy import select
 
 from app.db.base import utcnow
 from app.db.models import ModelName, Run
 from app.db.session import read_session, write_session
 from app.errors import Conflict, FieldError, InvalidInput, NotFound
+from app.runs.ids import is_model_name, is_run_id
 from app.settings import Settings
-
-NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
-RUN_ID = re.compile(r"^[0-9a-f]{22}$")
 
 
 def check_name(name: str) -> None:
-    if not NAME.match(name) or RUN_ID.match(name):
+    if not is_model_name(name):
         raise InvalidInput(f"{name!r} is not a valid model name.", [FieldError(
             "/name", "names are 1-100 letters, digits, '.', '_' or '-', starting with a letter "
             "or digit, and must not look like a run id", "use e.g. 'prod' or 'digits-v2'")])
@@ -27,7 +23,7 @@ def set_name(settings: Settings, name: str, run_id: str) -> tuple[ModelName, boo
     """Point ``name`` at a succeeded run; returns the row and whether it was created."""
     check_name(name)
     with write_session(settings.resolved_database_url) as session:
-        run = session.get(Run, run_id)
+        run = session.get(Run, run_id) if is_run_id(run_id) else None
         if run is None:
             raise NotFound(f"No run with id {run_id!r}.")
         if run.status != "succeeded":
@@ -44,7 +40,7 @@ def set_name(settings: Settings, name: str, run_id: str) -> tuple[ModelName, boo
 
 def get_name(settings: Settings, name: str) -> ModelName:
     with read_session(settings.resolved_database_url) as session:
-        row = session.get(ModelName, name)
+        row = session.get(ModelName, name) if is_model_name(name) else None
     if row is None:
         raise NotFound(f"No model named {name!r}; PUT /v1/models/{name} to create it.")
     return row
@@ -57,7 +53,7 @@ def list_names(settings: Settings) -> list[ModelName]:
 
 def delete_name(settings: Settings, name: str) -> None:
     with write_session(settings.resolved_database_url) as session:
-        row = session.get(ModelName, name)
+        row = session.get(ModelName, name) if is_model_name(name) else None
         if row is None:
             raise NotFound(f"No model named {name!r}.")
         session.delete(row)

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
-import secrets
 import shutil
-import time
 from typing import Any
 
 from sqlalchemy import select
@@ -18,18 +15,12 @@ from app.db.models import EpochMetric, ModelName, Run
 from app.db.session import read_session, write_session
 from app.errors import Conflict, InvalidInput, NotFound
 from app.runs.events import add_status_event
+from app.runs.ids import is_run_id, new_run_id
 from app.runs.schemas import ACTIVE, FINISHED
 from app.runs.spec import RunSpec
 from app.runs.validation import check_spec
 from app.settings import Settings
 from app.training.datasets import ensure_available
-
-_CURSOR = re.compile(r"^[0-9a-f]{22}$")
-
-
-def new_run_id() -> str:
-    """Time-ordered, so listing newest-first and cursor pagination are an index scan."""
-    return f"{time.time_ns() // 1_000_000:012x}{secrets.token_hex(5)}"
 
 
 def spec_digest(spec: dict[str, Any]) -> str:
@@ -67,7 +58,7 @@ def create_run(settings: Settings, spec_in: RunSpec,
 
 
 def _existing(session: Any, run_id: str) -> Run:
-    run = session.get(Run, run_id)
+    run = session.get(Run, run_id) if is_run_id(run_id) else None
     if run is None:
         raise NotFound(f"No run with id {run_id!r}.")
     return run
@@ -92,7 +83,7 @@ def get_run(settings: Settings, run_id: str) -> Run:
 
 def list_runs(settings: Settings, status: str | None, limit: int,
               cursor: str | None) -> tuple[list[Run], str | None]:
-    if cursor is not None and not _CURSOR.match(cursor):
+    if cursor is not None and not is_run_id(cursor):  # the cursor is the last id of a page
         raise InvalidInput("The cursor is not one this service handed out.",
                            status=400)
     stmt = select(Run).order_by(Run.id.desc()).limit(limit + 1)

@@ -144,7 +144,9 @@ class RunSpec(_Strict):
                      "loss": {"type": "binary_crossentropy"}, "metrics": ["accuracy"],
                      "epochs": 20, "batch_size": 32, "validation_split": 0.1, "seed": 42}}]})
 
-    name: str = Field("", max_length=200)
+    # Printable text only: it is shown in terminals and logs, and PostgreSQL refuses NUL.
+    name: str = Field("", max_length=200, pattern=r"^[^\x00-\x1f\x7f]*$",
+                      description="a label for people; printable text, no control characters")
     dataset: DatasetSpec
     model: ModelSpec
     training: TrainingSpec
