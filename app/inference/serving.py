@@ -52,7 +52,7 @@ class PredictionService:
     async def answer(self, find: Callable[[ModelLookup], Target], body: bytes,
                      files: list[bytes] | None, preprocess: bool) -> bytes:
         """The JSON answer for one request; raises ServiceError subclasses for bad input."""
-        if self._local_lookup and _is_small(body, files):
+        if self._local_lookup and answerable_inline(body, files):
             target = find(self.lookup)
             predictor = self.cache.peek((target.run_id, target.artifact_sha256))
             if predictor is not None and predictor.forward_seconds <= INLINE_MAX_FORWARD_SECONDS:
@@ -75,11 +75,13 @@ class PredictionService:
         return batch_from_json(body, predictor.input_shape, preprocess, limit)
 
 
-def _is_small(body: bytes, files: list[bytes] | None) -> bool:
-    """Cheap enough to answer on the event loop: a small JSON body, or small PNG uploads whose
-    headers (read without decoding) say they have few pixels."""
+def answerable_inline(body: bytes, files: list[bytes] | None) -> bool:
+    """Cheap enough to answer on the event loop: a small JSON body of pixel lists, or small
+    PNG uploads whose headers (read without decoding) say they have few pixels."""
     if files is None:
-        return len(body) <= INLINE_MAX_BODY_BYTES
+        # 40 KiB of base64 can hold a 25 MP white PNG: images in JSON go to a thread. The key
+        # can only be spelt "b64" or with \u escapes, which pixel lists never contain.
+        return len(body) <= INLINE_MAX_BODY_BYTES and b"b64" not in body and b"\\u" not in body
     if sum(map(len, files)) > INLINE_MAX_BODY_BYTES:
         return False
     pixels = 0
