@@ -110,6 +110,7 @@ def pointer_from_loc(loc: tuple[Any, ...] | list[Any]) -> str:
 _UNION_TAG_ORDER = ("dense", "conv2d", "max_pool2d", "flatten", "dropout")
 _UNION_TAGS = set(_UNION_TAG_ORDER)
 _FALLBACK_HINT = "fix this value; GET /openapi.json describes every field"
+_FASTAPI_BODY_ERROR = "There was an error parsing the body"
 
 _HINTS = {
     "missing": "add this field",
@@ -190,8 +191,13 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        errors = None
+        if exc.status_code == 400 and exc.detail == _FASTAPI_BODY_ERROR:
+            # FastAPI's own answer when its JSON parser gives up (e.g. nesting past its limit).
+            errors = [FieldError("", "the body could not be parsed as JSON",
+                                 "send one JSON object, as /openapi.json describes").as_dict()]
         return problem_response(exc.status_code, _title(exc.status_code), str(exc.detail),
-                                headers=getattr(exc, "headers", None))
+                                headers=getattr(exc, "headers", None), errors=errors)
 
 
 def _title(status: int) -> str:

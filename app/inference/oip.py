@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from app.errors import FieldError, InvalidInput
+from app.inference.payload import loads
 from app.inference.preprocess import to_unit_range
 
 _DTYPES = {"FP32": np.float32, "UINT8": np.uint8}
@@ -27,8 +28,8 @@ class InferRequest:
 def parse(body: bytes, header_length: str | None, shape: tuple[int, int]) -> InferRequest:
     json_part, binary = _split(body, header_length)
     try:
-        request = json.loads(json_part)
-    except (ValueError, UnicodeDecodeError) as exc:
+        request = loads(json_part)
+    except ValueError as exc:  # UnicodeDecodeError is one too
         raise _bad("", f"the inference header is not JSON: {exc}",
                    "send a v2 inference request") from None
     if not isinstance(request, dict) or not isinstance(request.get("inputs"), list):

@@ -21,7 +21,7 @@ def batch_from_json(body: bytes, shape: Shape, preprocess: bool, limit: int) -> 
         raise InvalidInput("The request body is empty.", [FieldError(
             "", "no JSON body", 'send {"instances": [...]} or multipart "file" parts')])
     try:
-        payload: Any = _loads(body)
+        payload: Any = loads(body)
     except ValueError as exc:
         raise InvalidInput("The body is not valid JSON.", [FieldError(
             "", str(exc), 'send {"instances": [...]} as application/json')]) from None
@@ -36,14 +36,19 @@ def batch_from_json(body: bytes, shape: Shape, preprocess: bool, limit: int) -> 
     return fast if fast is not None else parse_instances(payload["instances"], shape, preprocess, limit)
 
 
-def _loads(body: bytes) -> Any:
+def loads(body: bytes | str) -> Any:
+    """A request's JSON; every way it can fail is a ValueError (the caller names the part)."""
     try:
         return orjson.loads(body)
     except orjson.JSONDecodeError:
+        pass
+    try:
         # Python's json.dumps writes NaN and Infinity, which strict parsers refuse; the
         # standard library reads them, so such a pixel is reported by position, not as
         # "invalid JSON".
         return json.loads(body)
+    except RecursionError:
+        raise ValueError("arrays or objects are nested too deeply") from None
 
 
 def _uniform_pixel_batch(instances: Any, shape: Shape, limit: int) -> np.ndarray | None:

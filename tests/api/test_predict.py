@@ -145,6 +145,8 @@ def test_tritonclient_infers_unchanged(svc, runs, test_digits) -> None:
     flat = httpclient.InferInput("input", [40, 784], "FP32")
     flat.set_data_from_numpy(x.reshape(40, 784).astype(np.float32), binary_data=False)
     assert client.infer(run_id, [flat]).as_numpy("label").tolist() == labels.tolist()
+    deep = svc.http.post(f"/v2/models/{run_id}/infer", content=b'{"inputs": ' + b"[" * 100_000)
+    assert deep.status_code == 400 and "nested too deeply" in deep.json()["errors"][0]["message"]
     with pytest.raises(httpclient.InferenceServerException, match="shape"):
         bad = httpclient.InferInput("input", [1, 27, 28], "FP32")
         bad.set_data_from_numpy(np.zeros((1, 27, 28), np.float32))
@@ -154,6 +156,7 @@ def test_tritonclient_infers_unchanged(svc, runs, test_digits) -> None:
 BAD = [
     ("empty body", {"content": b"", "headers": {"content-type": "application/json"}}, 422),
     ("not json", {"content": b"{oops", "headers": {"content-type": "application/json"}}, 422),
+    ("deeply nested", {"content": b"[" * 100_000, "headers": {"content-type": "application/json"}}, 422),
     ("wrong shape", {"json": {"instances": [[[0] * 27] * 28]}}, 422),
     ("nan pixel", {"content": b'{"instances": [[NaN]]}', "headers": {"content-type": "application/json"}}, 422),
     ("out of range", {"json": {"instances": [[300] * 784]}}, 422),

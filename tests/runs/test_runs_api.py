@@ -73,3 +73,11 @@ def test_datasets_describe_themselves(client: TestClient) -> None:
     assert digits == {"name": "digits", "shape": [8, 8], "classes": list(range(10)),
                       "num_examples": 1797, "source": digits["source"]}
     assert client.get("/v1/datasets/cifar").status_code == 404
+
+
+def test_a_body_too_deep_to_parse_is_a_400_problem(client: TestClient) -> None:
+    resp = client.post("/v1/runs", content=b"[" * 100_000, headers={"content-type": "application/json"})
+    assert resp.status_code == 400
+    assert resp.headers["content-type"] == "application/problem+json"
+    assert resp.json()["errors"][0]["hint"]
+    assert client.get("/v1/runs").json()["items"] == []
