@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, Field
 from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
 from starlette.routing import Match, Route
 from starlette.types import Scope
 
@@ -127,7 +128,17 @@ def _preprocess_mode(request: Request) -> str:
 
 
 async def _uploaded_files(request: Request, limit: int) -> list[bytes]:
-    form = await request.form(max_files=limit + 1, max_fields=limit + 1)
+    try:
+        # One over the limit, so that a request with too many files is told the real limit.
+        form = await request.form(max_files=limit + 1, max_fields=limit + 1)
+    except HTTPException as exc:  # Starlette's answer to a multipart body it cannot parse
+        if str(exc.detail).startswith(("Too many files", "Too many fields")):
+            raise InvalidInput(f"Too many parts: at most {limit} files per request.", [FieldError(
+                "/files", str(exc.detail).split(".")[0].lower(),
+                f"split them into requests of at most {limit}")]) from None
+        raise InvalidInput("The multipart body could not be parsed.", [FieldError(
+            "", str(exc.detail), "send multipart/form-data with one 'file' part per image, "
+            "as curl -F file=@digit.png does")], status=400) from None
     try:
         uploads = form.getlist("file")
         if not uploads:

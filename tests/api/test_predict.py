@@ -171,6 +171,11 @@ BAD = [
                                       "image/png"))]}, 422),
     ("16-bit", {"files": [("file", ("a.png", encode(Image.fromarray(np.full((28, 28), 40000, np.uint16))),
                                     "image/png"))]}, 422),
+    ("too many files", {"files": [("file", ("a.png", encode(Image.new("L", (28, 28))), "image/png"))] * 65},
+     422),
+    ("broken multipart", {"content": b"--b\r\nContent-Disposition: form-data; name=\"file\"; filename=\""
+                          + b"x" * 20_000 + b"\"\r\n\r\nabc",
+                          "headers": {"content-type": "multipart/form-data; boundary=b"}}, 400),
     ("too large", {"content": b"0" * 2_100_000, "headers": {"content-type": "application/json"}}, 413),
     ("wrong media type", {"content": b"x", "headers": {"content-type": "text/plain"}}, 415),
 ]
