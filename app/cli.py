@@ -42,7 +42,7 @@ def serve(
     settings = get_settings()
     if workers is not None:
         settings = settings.model_copy(update={"workers": workers})
-    configure_logging()
+    configure_logging(background=True)
     app = create_app(settings)
     pool = WorkerPool(settings)
     pool.start()
@@ -51,8 +51,9 @@ def serve(
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: None)
     try:
+        # log_config=None: uvicorn's dictConfig would close our handlers (see app.logs).
         uvicorn.run(app, host=host or settings.host, port=port or settings.port,
-                    log_level="warning", timeout_graceful_shutdown=5)
+                    log_level="warning", log_config=None, timeout_graceful_shutdown=5)
     finally:
         pool.stop()
 
