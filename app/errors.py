@@ -91,6 +91,11 @@ def problem_response(status: int, title: str, detail: str, *, type_: str = "abou
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
+def escape_pointer_token(token: str) -> str:
+    """One JSON pointer reference token (RFC 6901): ``~`` and ``/`` escaped."""
+    return token.replace("~", "~0").replace("/", "~1")
+
+
 def pointer_from_loc(loc: tuple[Any, ...] | list[Any]) -> str:
     """JSON pointer for a pydantic error location, without the ``body`` root or union tags."""
     parts = list(loc)
@@ -103,7 +108,7 @@ def pointer_from_loc(loc: tuple[Any, ...] | list[Any]) -> str:
             continue
         if isinstance(part, str) and (part.startswith("function-") or part in ("str", "dict[str,any]")):
             continue
-        out.append(str(part).replace("~", "~0").replace("/", "~1"))
+        out.append(escape_pointer_token(str(part)))
     return "/" + "/".join(out) if out else ""
 
 

@@ -62,13 +62,16 @@ class BatchedHandler(logging.Handler):
         self._drain()
 
     def _drain(self) -> None:
+        wrote = False
         while True:
             try:
                 record = self._records.get_nowait()
             except queue.Empty:
                 break
             self.target.handle(record)
-        self.target.flush()
+            wrote = True
+        if wrote:
+            self.target.flush()
 
     def close(self) -> None:
         if not self._stopped.is_set():

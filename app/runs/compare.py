@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from app.db.models import EpochMetric, Run
 from app.db.session import read_session
-from app.errors import FieldError, InvalidInput, NotFound
+from app.errors import FieldError, InvalidInput, NotFound, escape_pointer_token
 from app.runs.ids import is_run_id
 from app.settings import Settings
 
@@ -88,7 +88,7 @@ def spec_differences(specs: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def _flatten(value: Any, pointer: str = "") -> dict[str, Any]:
     """Leaves by JSON pointer; lists of scalars (classes, input_shape) stay whole."""
     if isinstance(value, dict):
-        items = [(f"{pointer}/{_escape(str(k))}", v) for k, v in value.items()]
+        items = [(f"{pointer}/{escape_pointer_token(str(k))}", v) for k, v in value.items()]
     elif isinstance(value, list) and any(isinstance(v, dict | list) for v in value):
         items = [(f"{pointer}/{i}", v) for i, v in enumerate(value)]
     else:
@@ -99,10 +99,6 @@ def _flatten(value: Any, pointer: str = "") -> dict[str, Any]:
     return out
 
 
-def _escape(key: str) -> str:
-    return key.replace("~", "~0").replace("/", "~1")  # RFC 6901
-
-
 def _best(runs: list[Run], losses_comparable: bool) -> dict[str, str | None]:
     """The succeeded run with the highest test accuracy and the one with the lowest test loss
     (none when the runs minimise different losses)."""
@@ -110,10 +106,10 @@ def _best(runs: list[Run], losses_comparable: bool) -> dict[str, str | None]:
     accuracy = [r for r in scored if isinstance(r.evaluation.get("accuracy"), int | float)]
     loss = [r for r in scored if isinstance(r.evaluation.get("loss"), int | float)
             and losses_comparable]
-    return {
-        "test_accuracy": max(accuracy, key=lambda r: r.evaluation["accuracy"]).id if accuracy else None,
-        "test_loss": min(loss, key=lambda r: r.evaluation["loss"]).id if loss else None,
-    }
+    best_accuracy = max(accuracy, key=lambda r: r.evaluation["accuracy"], default=None)
+    best_loss = min(loss, key=lambda r: r.evaluation["loss"], default=None)
+    return {"test_accuracy": best_accuracy.id if best_accuracy else None,
+            "test_loss": best_loss.id if best_loss else None}
 
 
 def _incomparable(differing: set[str]) -> list[dict[str, str]]:

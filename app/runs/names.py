@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from app.db.base import utcnow
 from app.db.models import ModelName, Run
@@ -17,6 +18,11 @@ def check_name(name: str) -> None:
         raise InvalidInput(f"{name!r} is not a valid model name.", [FieldError(
             "/name", "names are 1-100 letters, digits, '.', '_' or '-', starting with a letter "
             "or digit, and must not look like a run id", "use e.g. 'prod' or 'digits-v2'")])
+
+
+def _named(session: Session, name: str) -> ModelName | None:
+    # A string that cannot be a name names nothing; see app.runs.ids for why it is not asked.
+    return session.get(ModelName, name) if is_model_name(name) else None
 
 
 def set_name(settings: Settings, name: str, run_id: str) -> tuple[ModelName, bool]:
@@ -40,7 +46,7 @@ def set_name(settings: Settings, name: str, run_id: str) -> tuple[ModelName, boo
 
 def get_name(settings: Settings, name: str) -> ModelName:
     with read_session(settings.resolved_database_url) as session:
-        row = session.get(ModelName, name) if is_model_name(name) else None
+        row = _named(session, name)
     if row is None:
         raise NotFound(f"No model named {name!r}; PUT /v1/models/{name} to create it.")
     return row
@@ -53,7 +59,7 @@ def list_names(settings: Settings) -> list[ModelName]:
 
 def delete_name(settings: Settings, name: str) -> None:
     with write_session(settings.resolved_database_url) as session:
-        row = session.get(ModelName, name) if is_model_name(name) else None
+        row = _named(session, name)
         if row is None:
             raise NotFound(f"No model named {name!r}.")
         session.delete(row)
