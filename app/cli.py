@@ -1,4 +1,4 @@
-"""The `trainserve` command: run the service (serve, worker, migrate)."""
+"""The `trainserve` command: run the service (serve, worker, migrate, gc)."""
 
 from __future__ import annotations
 
@@ -7,12 +7,17 @@ from typing import Annotated
 
 import typer
 
-from app.client.models import models_app, predict
+from app.client.datasets import datasets_app
 from app.client.runs import runs_app, submit
+from app.client.serving import models_app, predict
+from app.client.sweeps import sweep, sweeps_app
 from app.settings import get_settings
 
-cli = typer.Typer(help="Train Keras networks over HTTP and serve their predictions.",
-                  no_args_is_help=True, add_completion=False)
+cli = typer.Typer(
+    help="Train Keras networks over HTTP and serve their predictions.",
+    no_args_is_help=True,
+    add_completion=False,
+)
 
 
 @cli.command()
@@ -30,18 +35,24 @@ def migrate() -> None:
 def serve(
     host: Annotated[str | None, typer.Option(help="default: TRAINSERVE_HOST")] = None,
     port: Annotated[int | None, typer.Option(help="default: TRAINSERVE_PORT")] = None,
-    workers: Annotated[int | None, typer.Option(help="worker processes; default: TRAINSERVE_WORKERS")] = None,
+    workers: Annotated[
+        int | None, typer.Option(help="worker processes; default: TRAINSERVE_WORKERS")
+    ] = None,
 ) -> None:
     """Start the API and a supervised pool of training workers."""
     import uvicorn
 
     from app.logs import configure_logging
     from app.main import create_app
+    from app.server import AnnouncingServer
     from app.training.pool import WorkerPool
 
     settings = get_settings()
     if workers is not None:
         settings = settings.model_copy(update={"workers": workers})
+    if settings.queue == "celery":
+        # Runs go to Celery workers (`trainserve worker` on any machine), not a local pool.
+        settings = settings.model_copy(update={"workers": 0})
     configure_logging(background=True)
     app = create_app(settings)
     pool = WorkerPool(settings)
@@ -52,18 +63,77 @@ def serve(
         signal.signal(sig, lambda *_: None)
     try:
         # log_config=None: uvicorn's dictConfig would close our handlers (see app.logs).
-        uvicorn.run(app, host=host or settings.host, port=port or settings.port,
-                    log_level="warning", log_config=None, timeout_graceful_shutdown=5)
+        config = uvicorn.Config(
+            app,
+            host=host or settings.host,
+            port=port or settings.port,
+            log_level="warning",
+            log_config=None,
+            timeout_graceful_shutdown=5,
+        )
+        AnnouncingServer(config, workers=pool.size).run()
     finally:
         pool.stop()
 
 
 @cli.command()
-def worker() -> None:
-    """Run one training worker in this process (for scaling out beside `serve --workers 0`)."""
+def worker(
+    concurrency: Annotated[
+        int, typer.Option(help="runs trained at once (Celery pool children)", min=1)
+    ] = 1,
+) -> None:
+    """Run a training worker (for scaling out beside `serve --workers 0`).
+
+    With TRAINSERVE_QUEUE=celery it is a Celery worker on TRAINSERVE_WORKER_QUEUES (default:
+    all of TRAINSERVE_QUEUES); otherwise one process polling the database.
+    """
+    settings = get_settings()
+    if settings.queue == "celery":
+        from app.training.celery_worker import run_worker
+
+        run_worker(settings, concurrency)
+        return
     from app.training.worker import worker_main
 
-    worker_main(get_settings().model_dump(mode="json"))
+    worker_main(settings.model_dump(mode="json"))
+
+
+@cli.command()
+def gc(
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="list what would be deleted; delete nothing")
+    ] = False,
+    grace: Annotated[
+        float | None,
+        typer.Option(
+            help="keep unnamed objects younger than this (s); default: TRAINSERVE_GC_GRACE_SECONDS",
+            min=0,
+        ),
+    ] = None,
+) -> None:
+    """Delete stored objects no run or dataset names (crash leftovers, old checkpoints).
+
+    Workers do this on their own every TRAINSERVE_GC_INTERVAL_SECONDS; this runs it now.
+    """
+    from app.storage import StoreError, store_for
+    from app.storage.garbage import collect_garbage
+
+    settings = get_settings()
+    try:
+        result = collect_garbage(
+            settings, settings.gc_grace_seconds if grace is None else grace, dry_run
+        )
+    except StoreError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    verb = "would delete" if dry_run else "deleted"
+    for obj in result.garbage:
+        typer.echo(f"{verb} {obj.key} ({obj.size} bytes, {obj.modified:%Y-%m-%d %H:%M:%S})")
+    freed = sum(o.size for o in result.garbage)
+    typer.echo(
+        f"{store_for(settings).location}: {verb} {len(result.garbage)} objects "
+        f"({freed} bytes); kept {result.kept}"
+    )
 
 
 # Client commands (app/client): they talk to a running server over HTTP.
@@ -72,6 +142,9 @@ cli.command(rich_help_panel=_CLIENT)(submit)
 cli.command(rich_help_panel=_CLIENT)(predict)
 cli.add_typer(runs_app, name="runs", rich_help_panel=_CLIENT)
 cli.add_typer(models_app, name="models", rich_help_panel=_CLIENT)
+cli.add_typer(datasets_app, name="datasets", rich_help_panel=_CLIENT)
+cli.command(rich_help_panel=_CLIENT)(sweep)
+cli.add_typer(sweeps_app, name="sweeps", rich_help_panel=_CLIENT)
 
 
 def main() -> None:

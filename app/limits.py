@@ -2,28 +2,56 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import anyio
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.errors import PayloadTooLarge, problem_response
 
 
+@dataclass(frozen=True)
+class UploadLimit:
+    """A route that takes larger bodies than the default (dataset uploads), and its hint."""
+
+    method: str
+    path: str
+    limit: int
+    hint: str
+
+
 class BodyLimit:
     """Rejects by Content-Length up front, and counts chunked bodies as they arrive."""
 
-    def __init__(self, app: ASGIApp, limit: int) -> None:
-        self.app, self.limit = app, limit
+    def __init__(self, app: ASGIApp, limit: int, uploads: tuple[UploadLimit, ...] = ()) -> None:
+        self.app, self.limit, self.uploads = app, limit, uploads
+
+    def _limit_for(self, scope: Scope) -> tuple[int, str | None]:
+        for rule in self.uploads:
+            if scope["method"] == rule.method and scope["path"].rstrip("/") == rule.path:
+                return rule.limit, rule.hint
+        return self.limit, None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit, hint = self._limit_for(scope)
+
+        def too_large() -> PayloadTooLarge:
+            return PayloadTooLarge(limit, hint) if hint else PayloadTooLarge(limit)
+
         declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.limit:
-            err = PayloadTooLarge(self.limit)
-            response = problem_response(err.status, err.title, err.detail, type_=err.type,
-                                        errors=[e.as_dict() for e in err.errors],
-                                        headers={"Connection": "close"})
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            err = too_large()
+            response = problem_response(
+                err.status,
+                err.title,
+                err.detail,
+                type_=err.type,
+                errors=[e.as_dict() for e in err.errors],
+                headers={"Connection": "close"},
+            )
             await response(scope, receive, send)
             return
         received = 0
@@ -33,8 +61,8 @@ class BodyLimit:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.limit:
-                    raise PayloadTooLarge(self.limit)
+                if received > limit:
+                    raise too_large()
             return message
 
         await self.app(scope, counted, send)
@@ -48,6 +76,10 @@ ROUTE_TIMEOUTS: list[tuple[str, str, float | None]] = [
     ("POST", "/predict", 30.0),
     ("POST", "/infer", 30.0),
     ("POST", "/v1/runs", 20.0),  # includes a first download of a dataset
+    # Uploads convert in a worker thread that a timeout could not stop: answering 504 while
+    # it goes on to commit would tell the user a stored dataset failed.
+    ("POST", "/v1/datasets", None),
+    ("GET", "/preview.png", 60.0),  # a built-in's first preview loads its data
 ]
 DEFAULT_TIMEOUT = 15.0
 
@@ -80,6 +112,10 @@ class RouteTimeouts:
         with anyio.move_on_after(limit) as scope_:
             await self.app(scope, receive, tracked)
         if scope_.cancelled_caught and not started:
-            response = problem_response(504, "Gateway timeout", f"The request took longer than "
-                                        f"its limit of {limit:g} s.", type_="/problems/timeout")
+            response = problem_response(
+                504,
+                "Gateway timeout",
+                f"The request took longer than its limit of {limit:g} s.",
+                type_="/problems/timeout",
+            )
             await response(scope, receive, send)

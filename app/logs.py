@@ -15,9 +15,13 @@ _EXTRA_KEYS = ("run_id", "method", "path", "status", "duration_ms", "reason")
 
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        entry = {"time": datetime.fromtimestamp(record.created, UTC).isoformat(),
-                 "level": record.levelname.lower(), "logger": record.name,
-                 "message": record.getMessage(), "pid": record.process}
+        entry = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+            "pid": record.process,
+        }
         for key in _EXTRA_KEYS:
             if hasattr(record, key):
                 entry[key] = getattr(record, key)

@@ -1,4 +1,4 @@
-"""Prometheus metrics. The registry is process-global by design (a cache of counters)."""
+"""Prometheus metrics read from the database at scrape time, and the request middleware."""
 
 from __future__ import annotations
 
@@ -6,25 +6,19 @@ import logging
 import time
 from collections.abc import Iterator
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.db.models import EpochMetric, Run
 from app.db.session import read_session
+from app.db.tables import EpochMetric, Run
+from app.enums import RunStatus
 from app.inference.cache import ModelCache
+from app.metrics import LATENCY, REQUESTS
 from app.settings import Settings
 
-# Process-wide by design: counters accumulate over the process's life (Prometheus' model).
-REGISTRY = CollectorRegistry(auto_describe=True)
 access_log = logging.getLogger("trainserve.access")
-
-REQUESTS = Counter("trainserve_http_requests_total", "HTTP requests", ["method", "route", "status"],
-                   registry=REGISTRY)
-LATENCY = Histogram("trainserve_http_request_seconds", "HTTP request latency", ["method", "route"],
-                    registry=REGISTRY)
 
 
 class StateCollector(Collector):
@@ -34,39 +28,45 @@ class StateCollector(Collector):
     def __init__(self, settings: Settings, cache: ModelCache) -> None:
         self.settings, self.cache = settings, cache
 
-    def collect(self) -> Iterator[GaugeMetricFamily]:
+    def collect(self) -> Iterator[Metric]:
         gauge = GaugeMetricFamily("trainserve_runs", "Runs by status", labels=["status"])
-        queue = GaugeMetricFamily("trainserve_queue_depth", "Runs waiting for a worker")
+        queue = GaugeMetricFamily(
+            "trainserve_queue_depth", "Runs waiting for a worker, per queue", labels=["queue"]
+        )
         epochs = CounterMetricFamily("trainserve_epochs_trained", "Epochs trained and recorded")
         try:
             with read_session(self.settings.resolved_database_url) as session:
                 rows = session.execute(select(Run.status, func.count()).group_by(Run.status)).all()
-                epochs.add_metric([], session.scalar(select(func.count()).select_from(EpochMetric)) or 0)
+                waiting = dict(
+                    session.execute(
+                        select(Run.queue, func.count())
+                        .where(Run.status == "queued")
+                        .group_by(Run.queue)
+                    ).all()
+                )
+                epochs.add_metric(
+                    [], session.scalar(select(func.count()).select_from(EpochMetric)) or 0
+                )
         except Exception:  # a scrape must not fail because the database hiccupped
-            rows = []
+            rows, waiting = [], {}
         counts = dict(rows)
-        for status in ("queued", "running", "cancelling", "succeeded", "failed", "cancelled"):
-            gauge.add_metric([status], counts.get(status, 0))
-        queue.add_metric([], counts.get("queued", 0))
+        for status in RunStatus:
+            gauge.add_metric([status.value], counts.get(status, 0))
+        for name in dict.fromkeys([*self.settings.queues, *waiting]):
+            queue.add_metric([name], waiting.get(name, 0))
         yield gauge
         yield queue
         yield epochs
-        hits = CounterMetricFamily("trainserve_model_cache_hits", "Predictions served by a loaded model")
-        misses = CounterMetricFamily("trainserve_model_cache_misses", "Predictions that loaded a model")
+        hits = CounterMetricFamily(
+            "trainserve_model_cache_hits", "Predictions served by a loaded model"
+        )
+        misses = CounterMetricFamily(
+            "trainserve_model_cache_misses", "Predictions that loaded a model"
+        )
         hits.add_metric([], self.cache.hits)
         misses.add_metric([], self.cache.misses)
         yield hits
         yield misses
-
-PREDICT_LATENCY = Histogram(
-    "trainserve_prediction_seconds", "Time to answer a prediction request (decode + forward pass)",
-    buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
-    registry=REGISTRY)
-
-COALESCED = Histogram(
-    "trainserve_requests_per_forward_pass",
-    "Small prediction requests answered by one forward pass on the event loop",
-    buckets=(1, 2, 4, 8, 16, 32, 64), registry=REGISTRY)
 
 
 class Observe:
@@ -94,6 +94,15 @@ class Observe:
             route = getattr(scope.get("route"), "path", "unmatched")
             REQUESTS.labels(scope["method"], route, str(status)).inc()
             LATENCY.labels(scope["method"], route).observe(elapsed)
-            access_log.info("%s %s %s", scope["method"], scope["path"], status, extra={
-                "method": scope["method"], "path": scope["path"], "status": status,
-                "duration_ms": round(elapsed * 1000, 2)})
+            access_log.info(
+                "%s %s %s",
+                scope["method"],
+                scope["path"],
+                status,
+                extra={
+                    "method": scope["method"],
+                    "path": scope["path"],
+                    "status": status,
+                    "duration_ms": round(elapsed * 1000, 2),
+                },
+            )

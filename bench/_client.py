@@ -41,8 +41,9 @@ def prepare(url: str, **content: Any) -> Prepared:
     return Prepared(parts.hostname or "127.0.0.1", parts.port or 80, raw)
 
 
-async def _exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-                    raw: bytes) -> bytes:
+async def _exchange(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, raw: bytes
+) -> bytes:
     writer.write(raw)
     head = await reader.readuntil(b"\r\n\r\n")
     status = int(head[9:12])
@@ -95,6 +96,7 @@ def fetch_json(req: Prepared) -> Any:
             return json.loads(await _exchange(reader, writer, req.raw))
         finally:
             writer.close()
+
     return _loop_runner()(once())
 
 

@@ -34,8 +34,7 @@ def _softmax(logits: np.ndarray) -> np.ndarray:
 
 def _answer(x: np.ndarray) -> dict:
     probs = _softmax(model.predict(x[..., np.newaxis], verbose=0))
-    return {"predictions": [{"label": int(p.argmax()), "probabilities": p.tolist()}
-                            for p in probs]}
+    return {"predictions": [{"label": int(p.argmax()), "probabilities": p.tolist()} for p in probs]}
 
 
 @app.get("/healthz")

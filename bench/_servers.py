@@ -34,12 +34,30 @@ class UvicornServer:
         return self.proc.pid
 
     def start(self, timeout: float = 120) -> UvicornServer:
-        cmd = [sys.executable, "-m", "uvicorn", f"{self.module}:app", "--host", "127.0.0.1",
-               "--port", str(self.port), "--workers", "1", "--log-level", "warning",
-               "--no-access-log"]
+        cmd = [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            f"{self.module}:app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--workers",
+            "1",
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ]
         with self.log_path.open("ab") as log:
-            self.proc = subprocess.Popen(cmd, cwd=ROOT, env=self.env, stdout=log,
-                                         stderr=subprocess.STDOUT, start_new_session=True)
+            self.proc = subprocess.Popen(
+                cmd,
+                cwd=ROOT,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         deadline = time.monotonic() + timeout
         with httpx.Client(base_url=self.url, timeout=5) as http:
             while time.monotonic() < deadline:

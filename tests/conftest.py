@@ -1,52 +1,73 @@
-"""Shared fixtures: a real SQLite file migrated with Alembic, and the app over real HTTP semantics."""
+"""Shared fixtures: a real SQLite file migrated with Alembic, and the app over real HTTP semantics.
+
+Helpers that tests import live in ``tests/fixtures/``; this file declares fixtures and how
+`make test` spreads tests over its pytest-xdist processes.
+"""
 
 from __future__ import annotations
 
 import os
 import signal
-import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine
 
 from app.db.migrations import upgrade
 from app.main import create_app
 from app.settings import Settings
-from tests.live import LiveService
+from tests.fixtures.databases import make_settings, postgres_database
+from tests.fixtures.live import LiveService
+from tests.fixtures.s3server import S3_ENV, S3Server
 
 ROOT = Path(__file__).resolve().parents[1]
 
-
-PG_SERVER = os.environ.get("TRAINSERVE_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432")
-
-# For modules whose behaviour must hold on both backends: add to their pytestmark.
-BOTH_BACKENDS = pytest.mark.parametrize(
-    "database_url", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)],
-    indirect=True)
+# Shared fixtures cheap enough to build once in each xdist process rather than tie their
+# tests to one process (the S3 server starts in ~2 s; the celery suites use it too).
+PER_PROCESS_FIXTURES = {"s3_server", "mnist_digits"}
 
 
-def make_settings(data_dir: Path, database_url: str = "", **overrides: object) -> Settings:
-    return Settings(data_dir=data_dir, database_url=database_url, _env_file=None,  # type: ignore[call-arg]
-                    **overrides)
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups off the marks
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests that share a module- or session-scoped fixture (a trained model, a live service,
+    the browser) run in one xdist process (`--dist loadgroup`), so it is built once; modules
+    with slow tests come first, so that no long test is left to start when the rest is done.
+    Modules stay contiguous, so a plain serial run builds each module fixture once too."""
+    slow_modules = {item.path for item in items if item.get_closest_marker("slow")}
+    for item in items:
+        home = _shared_fixture_home(item)
+        if home is not None:
+            item.add_marker(pytest.mark.xdist_group(home))
+    items.sort(key=lambda item: item.path not in slow_modules)
 
 
-@contextmanager
-def postgres_database() -> Iterator[str]:
-    """A fresh, empty PostgreSQL database on the local server, dropped afterwards."""
-    name = f"trainserve_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(f"{PG_SERVER}/test", isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"{PG_SERVER}/{name}"
-    finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """xdist marks a grouped test by appending "@group" to its node id; a pytest on which
+    that silently does nothing (9.2, pytest-dev/pytest-xdist#1386) would build every shared
+    fixture once per process and run browser tests side by side: refuse rather than crawl."""
+    if not getattr(session.config.option, "loadgroup", False):
+        return
+    grouped = [item for item in session.items if item.get_closest_marker("xdist_group")]
+    if grouped and "@" not in grouped[0].nodeid:
+        raise pytest.UsageError(
+            "pytest-xdist cannot group tests on this pytest (see pyproject.toml's pin)"
+        )
+
+
+def _shared_fixture_home(item: pytest.Item) -> str | None:
+    info = getattr(item, "_fixtureinfo", None)  # pytest's own record of the item's fixtures
+    if info is None:
+        return None
+    homes = sorted(
+        fixturedef.baseid
+        for name, fixturedefs in info.name2fixturedefs.items()
+        for fixturedef in fixturedefs
+        if fixturedef.scope in ("module", "session")
+        and fixturedef.baseid  # "" is pytest's and plugins' own (tmp_path_factory, ...)
+        and name not in PER_PROCESS_FIXTURES
+    )
+    return homes[0] if homes else None
 
 
 @pytest.fixture
@@ -87,3 +108,19 @@ def live(tmp_path: Path, database_url: str) -> Iterator[Callable[..., LiveServic
         if svc.proc is not None:
             svc.stop(signal.SIGKILL)
         assert "database is locked" not in svc.logs()
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
+    """One moto S3 server for the session; tests isolate themselves with a bucket each."""
+    for key, value in S3_ENV.items():
+        os.environ.setdefault(key, value)
+    server = S3Server(tmp_path_factory.mktemp("s3")).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def s3_url(s3_server: S3Server) -> str:
+    """An ``s3://`` artifacts URL on a fresh bucket of the test S3 server."""
+    return f"s3://{s3_server.new_bucket()}/artifacts"

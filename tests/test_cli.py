@@ -16,7 +16,10 @@ from typing import Any
 import pytest
 
 from app.client.sse import parse_lines
-from tests.live import ROOT, LiveService, free_port, load_example
+from app.enums import RunStatus
+from tests.fixtures.databases import make_settings
+from tests.fixtures.live import ROOT, LiveService, free_port, load_example
+from tests.fixtures.runs import finished_run
 
 Live = Callable[..., LiveService]
 
@@ -25,13 +28,24 @@ def url_of(svc: LiveService) -> str:
     return f"http://127.0.0.1:{svc.port}"
 
 
-def cli(url: str, *args: str, api_key: str = "",
-        timeout: float = 240) -> subprocess.CompletedProcess[str]:
+def cli(
+    url: str, *args: str, api_key: str = "", timeout: float = 240
+) -> subprocess.CompletedProcess[str]:
     """Run the CLI like a user would; an expected failure must never show a traceback."""
-    env = {**os.environ, "TRAINSERVE_URL": url, "TRAINSERVE_API_KEY": api_key,
-           "TF_CPP_MIN_LOG_LEVEL": "3"}
-    proc = subprocess.run([sys.executable, "-m", "app.cli", *args], env=env, cwd=ROOT,
-                          capture_output=True, text=True, timeout=timeout)
+    env = {
+        **os.environ,
+        "TRAINSERVE_URL": url,
+        "TRAINSERVE_API_KEY": api_key,
+        "TF_CPP_MIN_LOG_LEVEL": "3",
+    }
+    proc = subprocess.run(
+        [sys.executable, "-m", "app.cli", *args],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
     assert "Traceback" not in proc.stderr + proc.stdout, proc.stderr
     return proc
 
@@ -55,6 +69,7 @@ def row_of(table: str, run_id: str) -> str:
 
 
 # -- against a live server ------------------------------------------------------------------
+
 
 @pytest.mark.slow
 def test_submit_watch_trains_and_the_run_shows_up(live: Live, tmp_path: Path) -> None:
@@ -101,8 +116,9 @@ def test_predict_and_model_names_against_a_trained_run(live: Live, tmp_path: Pat
     by_run = cli(url, "predict", run_id, *map(str, images))
     assert by_run.returncode == 0, by_run.stderr
     assert by_run.stdout.splitlines() == [
-        f"{path} → {pred['label']}  (probability {pred['probability']:.4f})"
-        for path, pred in zip(images, expected, strict=True)]
+        f"{path} → {pred['label']}  (confidence {pred['confidence']:.4f})"
+        for path, pred in zip(images, expected, strict=True)
+    ]
 
     named = cli(url, "models", "set", "zero-one", run_id)
     assert (named.returncode, named.stdout.strip()) == (0, f"model zero-one → run {run_id}")
@@ -132,14 +148,19 @@ def _digit_png(tmp_path: Path, digit: int) -> Path:
 @pytest.mark.slow
 def test_watch_resumes_after_the_server_restarts(live: Live, tmp_path: Path) -> None:
     svc = live(workers=1)
-    spec = write_spec(tmp_path, load_example("zero-vs-one", epochs=60))
+    spec = write_spec(tmp_path, load_example("zero-vs-one", epochs=12))
     env = {**os.environ, "TRAINSERVE_URL": url_of(svc), "TRAINSERVE_API_KEY": ""}
-    watcher = subprocess.Popen([sys.executable, "-m", "app.cli", "submit", str(spec), "--watch"],
-                               env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True)
+    watcher = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "submit", str(spec), "--watch"],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert watcher.stdout is not None
-        lines = _read_until(watcher.stdout, "epoch 2/60")
+        lines = _read_until(watcher.stdout, "epoch 2/12")
         svc.stop(signal.SIGKILL)  # API and worker die mid-run; the event stream breaks
         svc.start()  # same port and data dir: the run is reclaimed and resumed
         out, err = watcher.communicate(timeout=240)
@@ -149,8 +170,8 @@ def test_watch_resumes_after_the_server_restarts(live: Live, tmp_path: Path) -> 
     assert watcher.returncode == 0, out + err
     assert "Traceback" not in err
     assert "status queued (attempt 1)" in out or "(attempt 2)" in out, out  # it was reclaimed
-    epochs = [int(n) for n in re.findall(r"^epoch (\d+)/60", out, re.M)]
-    assert epochs[-1] == 60 and sorted(set(epochs)) == list(range(1, 61)), epochs
+    epochs = [int(n) for n in re.findall(r"^epoch (\d+)/12", out, re.M)]
+    assert epochs[-1] == 12 and sorted(set(epochs)) == list(range(1, 13)), epochs
     assert re.search(r"run [0-9a-f]{22} succeeded: test accuracy", out)
 
 
@@ -177,10 +198,16 @@ def test_submit_prints_id_and_location_and_list_filters(live: Live, tmp_path: Pa
     assert again.stdout.strip() == run_id
 
     assert row_of(cli(url, "runs", "list").stdout, run_id).split()[1:5] == [
-        "zero-vs-one", "queued", "0/20", "-"]
+        "zero-vs-one",
+        "queued",
+        "0/20",
+        "-",
+    ]
     assert run_id in cli(url, "runs", "list", "--status", "queued").stdout
-    assert cli(url, "runs", "list", "--status", "succeeded").stdout.strip() == \
-        "no runs with status succeeded"
+    assert (
+        cli(url, "runs", "list", "--status", "succeeded").stdout.strip()
+        == "no runs with status succeeded"
+    )
     listed = json.loads(cli(url, "runs", "list", "--json", "--limit", "1").stdout)
     assert [r["id"] for r in listed["items"]] == [run_id]
     shown = cli(url, "runs", "show", run_id)
@@ -266,8 +293,11 @@ def test_cancel_delete_and_their_conflicts(live: Live, tmp_path: Path) -> None:
 
 def test_unreachable_server_exits_3_with_a_clear_message(tmp_path: Path) -> None:
     url = f"http://127.0.0.1:{free_port()}"
-    for args in (["runs", "list"], ["submit", str(ROOT / "models" / "zero-vs-one.json")],
-                 ["models", "list"]):
+    for args in (
+        ["runs", "list"],
+        ["submit", str(ROOT / "models" / "zero-vs-one.json")],
+        ["models", "list"],
+    ):
         proc = cli(url, *args)
         assert proc.returncode == 3, proc.stderr
         assert proc.stderr.startswith(f"error: cannot reach the server at {url}"), proc.stderr
@@ -292,7 +322,23 @@ def test_api_key_is_sent_from_the_option_or_the_env(live: Live) -> None:
 
 # -- pure functions ----------------------------------------------------------------------
 def test_sse_parser_joins_data_lines_and_skips_comments() -> None:
-    lines = [": hello", "event: epoch", "data: {\"a\":", "data: 1}", "id: 7", "", "data: x", ""]
+    lines = [": hello", "event: epoch", 'data: {"a":', "data: 1}", "id: 7", "", "data: x", ""]
     events = list(parse_lines(lines))
-    assert [(e.event, e.data, e.id) for e in events] == [("epoch", '{"a":\n1}', "7"),
-                                                          ("message", "x", "7")]
+    assert [(e.event, e.data, e.id) for e in events] == [
+        ("epoch", '{"a":\n1}', "7"),
+        ("message", "x", "7"),
+    ]
+
+
+def test_show_and_list_explain_their_numbers(live: Live) -> None:
+    svc = live(workers=0)
+    url, settings = url_of(svc), make_settings(svc.data_dir)
+    errors = {"num_examples": 9, "loss": 1.5, "mae": 0.75, "rmse": 1.25}
+    regression = finished_run(settings, "digits-regression", losses=[2.0], evaluation=errors)
+    training = finished_run(settings, "zero-vs-one", losses=[0.5], status=RunStatus.RUNNING)
+
+    shown = cli(url, "runs", "show", regression).stdout
+    assert re.search(r"^test\s+loss 1\.5000  mae 0\.7500  rmse 1\.2500$", shown, re.M), shown
+    listed = cli(url, "runs", "list").stdout
+    assert row_of(listed, training).split()[2:5] == ["running", "1/1", "~0.7500"]
+    assert "~ = training accuracy of the last epoch so far" in " ".join(listed.split())

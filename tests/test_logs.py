@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from app.logs import BatchedHandler, JsonFormatter
-from tests.live import LiveService, load_example
+from tests.fixtures.live import LiveService, load_example
 
 
 def json_lines(text: str) -> list[dict[str, Any]]:
@@ -28,6 +28,11 @@ def test_requests_and_run_changes_are_json_lines(live: Callable[..., LiveService
     svc.stop()  # the API writes its lines from a thread; stopping must flush them all
 
     lines = json_lines(svc.logs())
+    url = f"http://127.0.0.1:{svc.port}"
+    started = [e["message"] for e in lines if "listening on" in e["message"]]
+    assert started == [
+        f"trainserve listening on {url} (API docs at {url}/docs), 1 training worker(s)"
+    ]
     access = [e for e in lines if e["logger"] == "trainserve.access"]
     missing = [e for e in access if e["path"] == "/v1/runs/0000000000000000000000"]
     assert missing and missing[0]["status"] == 404 and missing[0]["method"] == "GET"
@@ -65,8 +70,9 @@ def test_an_exception_keeps_its_traceback() -> None:
     try:
         raise ValueError("boom")
     except ValueError:
-        record = logging.LogRecord("trainserve", logging.ERROR, __file__, 1, "failed %s", ("x",),
-                                   sys.exc_info())
+        record = logging.LogRecord(
+            "trainserve", logging.ERROR, __file__, 1, "failed %s", ("x",), sys.exc_info()
+        )
     handler.handle(record)
     handler.close()
     (entry,) = json_lines(out.getvalue())

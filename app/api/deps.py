@@ -15,17 +15,20 @@ from app.settings import Settings
 
 
 async def get_app_settings(request: Request) -> Settings:
-    return request.app.state.settings
+    settings: Settings = request.app.state.settings
+    return settings
 
 
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]
 
-_api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False,
-                               description="required when TRAINSERVE_API_KEY is set")
+_api_key_header = APIKeyHeader(
+    name="X-API-Key", auto_error=False, description="required when TRAINSERVE_API_KEY is set"
+)
 
 
-async def require_api_key(settings: SettingsDep,
-                          key: Annotated[str | None, Security(_api_key_header)] = None) -> None:
+async def require_api_key(
+    settings: SettingsDep, key: Annotated[str | None, Security(_api_key_header)] = None
+) -> None:
     check_api_key(settings, key)
 
 
@@ -42,11 +45,13 @@ def check_api_key(settings: Settings, key: str | None) -> None:
 
 
 async def get_model_cache(request: Request) -> ModelCache:
-    return request.app.state.model_cache
+    cache: ModelCache = request.app.state.model_cache
+    return cache
 
 
 async def get_model_lookup(request: Request) -> ModelLookup:
-    return request.app.state.model_lookup
+    lookup: ModelLookup = request.app.state.model_lookup
+    return lookup
 
 
 CacheDep = Annotated[ModelCache, Depends(get_model_cache)]

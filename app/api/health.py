@@ -12,11 +12,14 @@ from sqlalchemy import func, select
 from app.api.deps import SettingsDep
 from app.db.base import utcnow
 from app.db.migrations import schema_problem
-from app.db.models import Worker
 from app.db.session import read_session
+from app.db.tables import Worker
+from app.dispatch import dispatcher_for
 from app.errors import problem_response
-from app.observability import REGISTRY, StateCollector
+from app.metrics import REGISTRY
+from app.observability import StateCollector
 from app.settings import Settings
+from app.storage import StoreError, store_for
 
 router = APIRouter(tags=["health"])
 
@@ -26,28 +29,65 @@ def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-def readiness_problem(settings: Settings, warmed_up: bool) -> str | None:
+def readiness_checks(settings: Settings, warmed_up: bool) -> dict[str, str | None]:
+    """Each part the service needs, and why it is not ready (None when it is)."""
     url = settings.resolved_database_url
-    if (problem := schema_problem(url)) is not None:
-        return problem
+    checks: dict[str, str | None] = {"database": schema_problem(url)}
+    checks["store"] = store_problem(settings)
+    checks["broker"] = dispatcher_for(settings).problem()
+    checks["workers"] = None if checks["database"] else workers_problem(settings)
+    checks["models"] = None if warmed_up else "named models are still loading into the cache"
+    return checks
+
+
+def workers_problem(settings: Settings) -> str | None:
     since = utcnow() - timedelta(seconds=settings.worker_stale_seconds)
-    with read_session(url) as session:
-        live = session.scalar(select(func.count()).select_from(Worker)
-                              .where(Worker.heartbeat_at >= since))
-    if not live:
-        return (f"no worker has sent a heartbeat in the last {settings.worker_stale_seconds:g} s; "
-                "start one with `trainserve worker` or TRAINSERVE_WORKERS >= 1")
-    if not warmed_up:
-        return "named models are still loading into the prediction cache"
+    with read_session(settings.resolved_database_url) as session:
+        live = session.scalar(
+            select(func.count()).select_from(Worker).where(Worker.heartbeat_at >= since)
+        )
+    if live:
+        return None
+    start = (
+        "`trainserve worker` (a Celery worker) on any machine"
+        if settings.queue == "celery"
+        else "`trainserve worker` or TRAINSERVE_WORKERS >= 1"
+    )
+    return (
+        f"no worker has sent a heartbeat in the last {settings.worker_stale_seconds:g} s; "
+        f"start one with {start}"
+    )
+
+
+def store_problem(settings: Settings) -> str | None:
+    store = store_for(settings)
+    try:
+        store.check()
+    except StoreError as exc:
+        return f"artifact store {store.location} is unavailable: {exc.reason}"
     return None
 
 
-@router.get("/readyz", responses={503: {"description": "not ready; detail says why",
-                                        "content": {"application/problem+json": {}}}})
+@router.get(
+    "/readyz",
+    responses={
+        503: {
+            "description": "not ready; detail says why",
+            "content": {"application/problem+json": {}},
+        }
+    },
+)
 def readyz(settings: SettingsDep, request: Request) -> JSONResponse:
-    problem = readiness_problem(settings, request.app.state.warmup.is_set())
-    if problem is not None:
-        return problem_response(503, "Not ready", problem, type_="/problems/not-ready")
+    checks = readiness_checks(settings, request.app.state.warmup.is_set())
+    problems = [f"{part}: {why}" for part, why in checks.items() if why is not None]
+    if problems:
+        return problem_response(
+            503,
+            "Not ready",
+            "; ".join(problems),
+            type_="/problems/not-ready",
+            extra={"checks": {part: why or "ok" for part, why in checks.items()}},
+        )
     return JSONResponse({"status": "ready"})
 
 
@@ -55,4 +95,6 @@ def readyz(settings: SettingsDep, request: Request) -> JSONResponse:
 def metrics(settings: SettingsDep, request: Request) -> Response:
     state = CollectorRegistry(auto_describe=False)
     state.register(StateCollector(settings, request.app.state.model_cache))
-    return Response(generate_latest(REGISTRY) + generate_latest(state), media_type=CONTENT_TYPE_LATEST)
+    return Response(
+        generate_latest(REGISTRY) + generate_latest(state), media_type=CONTENT_TYPE_LATEST
+    )

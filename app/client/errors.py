@@ -45,8 +45,11 @@ def error_from_response(resp: httpx.Response) -> CliError:
     problem = _problem(resp)
     if problem is None:
         text = resp.text.strip()[:300]
-        return CliError(f"{head} from {resp.request.method} {resp.request.url}"
-                        + (f": {text}" if text else ""), code, status=resp.status_code)
+        return CliError(
+            f"{head} from {resp.request.method} {resp.request.url}" + (f": {text}" if text else ""),
+            code,
+            status=resp.status_code,
+        )
     detail = problem.get("detail") or problem.get("title") or ""
     errors = problem.get("errors") or []
     details = [format_field_error(e) for e in errors if isinstance(e, dict)]
@@ -55,7 +58,7 @@ def error_from_response(resp: httpx.Response) -> CliError:
 
 def _problem(resp: httpx.Response) -> dict[str, Any] | None:
     content_type = resp.headers.get("content-type", "")
-    if not (content_type.startswith(PROBLEM_JSON) or content_type.startswith("application/json")):
+    if not (content_type.startswith((PROBLEM_JSON, "application/json"))):
         return None
     try:
         body = resp.json()
@@ -73,8 +76,9 @@ def transport_error(url: str, exc: httpx.TransportError) -> CliError:
         return CliError(f"invalid server URL {url!r}: {reason}", EXIT_REJECTED)
     else:
         message = f"cannot reach the server at {url}: {reason}"
-    hint = ("is `trainserve serve` running there? "
-            "Point the CLI elsewhere with --url or TRAINSERVE_URL.")
+    hint = (
+        "is `trainserve serve` running there? Point the CLI elsewhere with --url or TRAINSERVE_URL."
+    )
     return CliError(message, EXIT_UNREACHABLE, [hint])
 
 

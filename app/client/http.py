@@ -51,14 +51,19 @@ class ApiClient:
 
     def __init__(self, target: Target, *, transport: httpx.BaseTransport | None = None) -> None:
         self.url = _checked_url(target.url)
-        self._http = httpx.Client(base_url=self.url, headers=target.headers(), timeout=TIMEOUT,
-                                  transport=transport)
+        self._http = httpx.Client(
+            base_url=self.url, headers=target.headers(), timeout=TIMEOUT, transport=transport
+        )
 
     def __enter__(self) -> ApiClient:
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         self.close()
 
     def close(self) -> None:
@@ -80,8 +85,10 @@ class ApiClient:
         try:
             return resp.json()
         except ValueError:
-            raise CliError(f"{method} {path} answered {resp.status_code} with a body that is not "
-                           "JSON", EXIT_SERVER_ERROR) from None
+            raise CliError(
+                f"{method} {path} answered {resp.status_code} with a body that is not JSON",
+                EXIT_SERVER_ERROR,
+            ) from None
 
     @contextmanager
     def stream(self, method: str, path: str, **kwargs: Any) -> Iterator[httpx.Response]:

@@ -8,12 +8,22 @@ import typer
 
 from app.client.http import DEFAULT_URL, ApiClient, Target
 
-UrlOption = Annotated[str, typer.Option(
-    "--url", envvar="TRAINSERVE_URL", metavar="URL",
-    help="Base URL of the trainserve server.")]
-ApiKeyOption = Annotated[str | None, typer.Option(
-    "--api-key", envvar="TRAINSERVE_API_KEY", metavar="KEY", show_default=False,
-    help="Sent as the X-API-Key header; needed when the server has an API key set.")]
+UrlOption = Annotated[
+    str,
+    typer.Option(
+        "--url", envvar="TRAINSERVE_URL", metavar="URL", help="Base URL of the trainserve server."
+    ),
+]
+ApiKeyOption = Annotated[
+    str | None,
+    typer.Option(
+        "--api-key",
+        envvar="TRAINSERVE_API_KEY",
+        metavar="KEY",
+        show_default=False,
+        help="Sent as the X-API-Key header; needed when the server has an API key set.",
+    ),
+]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print the server's JSON answer as is.")]
 
 __all__ = ["DEFAULT_URL", "ApiKeyOption", "JsonOption", "UrlOption", "connect"]

@@ -58,46 +58,88 @@ def accuracy_of(run: dict[str, Any]) -> str:
     return f"~{number(metrics['accuracy'])}" if metrics.get("accuracy") is not None else "-"
 
 
+# What a test evaluation reports, by task: classifiers an accuracy, regressions their errors.
+TEST_KEYS = ("accuracy", "loss", "mae", "rmse")
+
+
+def test_line(evaluation: dict[str, Any]) -> str:
+    """The held-out numbers the run has: accuracy and loss, or loss, MAE and RMSE."""
+    shown = [key for key in TEST_KEYS if evaluation.get(key) is not None]
+    return "  ".join(f"{key} {number(evaluation[key])}" for key in shown) or "-"
+
+
 def progress_of(run: dict[str, Any]) -> str:
     progress = run.get("progress") or {}
     return f"{progress.get('epoch', 0)}/{progress.get('epochs', '?')}"
 
 
+TRAINING_ACCURACY_NOTE = (
+    "~ = training accuracy of the last epoch so far; the test accuracy replaces it once the "
+    "run is evaluated"
+)
+
+
 def runs_table(runs: list[dict[str, Any]]) -> Table:
-    table = Table(box=None, pad_edge=False, header_style="bold")
+    accuracies = [accuracy_of(run) for run in runs]
+    table = Table(
+        box=None,
+        pad_edge=False,
+        header_style="bold",
+        caption=TRAINING_ACCURACY_NOTE if any(a.startswith("~") for a in accuracies) else None,
+        caption_justify="left",
+    )
     for name in ("id", "name", "status", "epoch", "accuracy", "created"):
-        table.add_column(name, no_wrap=name in ("id", "created"),
-                         justify="right" if name in ("epoch", "accuracy") else "left")
-    for run in runs:
-        table.add_row(run.get("id", "?"), run.get("name", ""), run.get("status", "?"),
-                      progress_of(run), accuracy_of(run), timestamp(run.get("created_at")))
+        table.add_column(
+            name,
+            no_wrap=name in ("id", "created"),
+            justify="right" if name in ("epoch", "accuracy") else "left",
+        )
+    for run, accuracy in zip(runs, accuracies, strict=True):
+        table.add_row(
+            run.get("id", "?"),
+            run.get("name", ""),
+            run.get("status", "?"),
+            progress_of(run),
+            accuracy,
+            timestamp(run.get("created_at")),
+        )
     return table
 
 
 def describe_layer(layer: dict[str, Any]) -> str:
-    params = ", ".join(f"{k}={v}" for k, v in layer.items() if k != "type")
+    # No weight decay is the default; "l2=0.0" on every layer would only be noise.
+    params = ", ".join(
+        f"{k}={v}" for k, v in layer.items() if k != "type" and not (k == "l2" and not v)
+    )
     return f"{layer.get('type', '?')}({params})"
+
+
+def _model_steps(model: dict[str, Any], layers: list[dict[str, Any]]) -> list[str]:
+    steps = ["(flatten the image)"] if model.get("flatten_input") else []
+    return steps + [describe_layer(layer) for layer in layers]
 
 
 def run_summary(run: dict[str, Any]) -> list[str]:
     spec = run.get("spec") or {}
     dataset = spec.get("dataset") or {}
     layers = (spec.get("model") or {}).get("layers") or []
-    lines = [("id", run.get("id")), ("name", run.get("name")),
-             ("status", f"{run.get('status')} (attempts: {run.get('attempts', 0)})"),
-             ("dataset", " ".join(f"{k}={v}" for k, v in dataset.items())),
-             ("model", " -> ".join(describe_layer(layer) for layer in layers) or "-"),
-             ("epoch", progress_of(run)),
-             ("created", timestamp(run.get("created_at"))),
-             ("started", timestamp(run.get("started_at"))),
-             ("finished", timestamp(run.get("finished_at")))]
+    lines = [
+        ("id", run.get("id")),
+        ("name", run.get("name")),
+        ("status", f"{run.get('status')} (attempts: {run.get('attempts', 0)})"),
+        ("dataset", " ".join(f"{k}={v}" for k, v in dataset.items())),
+        ("model", " -> ".join(_model_steps(spec.get("model") or {}, layers)) or "-"),
+        ("epoch", progress_of(run)),
+        ("created", timestamp(run.get("created_at"))),
+        ("started", timestamp(run.get("started_at"))),
+        ("finished", timestamp(run.get("finished_at"))),
+    ]
     if run.get("metrics"):
         epochs = (run.get("progress") or {}).get("epochs", "?")
         lines.append(("metrics", epoch_line({**run["metrics"], "epochs": epochs})))
     evaluation = run.get("evaluation") or {}
     if evaluation:
-        lines.append(("test", f"accuracy {number(evaluation.get('accuracy'))}  "
-                              f"loss {number(evaluation.get('loss'))}"))
+        lines.append(("test", test_line(evaluation)))
     if run.get("artifact"):
         art = run["artifact"]
         lines.append(("artifact", f"sha256 {art.get('sha256')} ({art.get('bytes')} bytes)"))
@@ -112,8 +154,10 @@ def final_line(run: dict[str, Any]) -> str:
     line = f"run {run.get('id')} {status}"
     evaluation = run.get("evaluation") or {}
     if evaluation.get("accuracy") is not None:
-        line += (f": test accuracy {number(evaluation['accuracy'])}"
-                 f" (loss {number(evaluation.get('loss'))})")
+        line += (
+            f": test accuracy {number(evaluation['accuracy'])}"
+            f" (loss {number(evaluation.get('loss'))})"
+        )
     if run.get("failure_reason"):
         line += f": {run['failure_reason']}"
     return line
@@ -127,6 +171,8 @@ def prediction_text(pred: dict[str, Any]) -> str:
         labels = ", ".join(str(label) for label in pred["labels"]) or "(none)"
         return f"labels {labels}"
     label = pred.get("label", "?")
+    if isinstance(pred.get("confidence"), (int, float)):  # one sigmoid unit
+        return f"{label}  (confidence {number(pred['confidence'])})"
     if isinstance(pred.get("probability"), (int, float)):
         return f"{label}  (probability {number(pred['probability'])})"
     probs = pred.get("probabilities")

@@ -22,13 +22,19 @@ from app.client.render import (
 )
 from app.client.watch import watch_run
 
-runs_app = typer.Typer(help="List, inspect, follow, cancel and delete training runs.",
-                       no_args_is_help=True)
+runs_app = typer.Typer(
+    help="List, inspect, follow, cancel and delete training runs.", no_args_is_help=True
+)
 
 RunIdArg = Annotated[str, typer.Argument(metavar="RUN_ID", help="The run's id.")]
-WatchOption = Annotated[bool, typer.Option(
-    "--watch", "-w", help="Follow the run with a progress bar until it finishes; exit 1 unless "
-                          "it succeeds.")]
+WatchOption = Annotated[
+    bool,
+    typer.Option(
+        "--watch",
+        "-w",
+        help="Follow the run with a progress bar until it finishes; exit 1 unless it succeeds.",
+    ),
+]
 
 
 class Status(StrEnum):
@@ -44,8 +50,10 @@ def load_spec(path: Path, name: str | None) -> dict[str, Any]:
     try:
         spec = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
-        raise CliError(f"{path} is not valid JSON: {exc.msg} at line {exc.lineno}, "
-                       f"column {exc.colno}", EXIT_REJECTED) from None
+        raise CliError(
+            f"{path} is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}",
+            EXIT_REJECTED,
+        ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise CliError(f"cannot read {path}: {exc}", EXIT_REJECTED) from None
     if not isinstance(spec, dict):
@@ -54,12 +62,21 @@ def load_spec(path: Path, name: str | None) -> dict[str, Any]:
 
 
 def submit(
-    spec: Annotated[Path, typer.Argument(metavar="SPEC.json", exists=True, dir_okay=False,
-                                         help="The run spec (see models/*.json).")],
+    spec: Annotated[
+        Path,
+        typer.Argument(
+            metavar="SPEC.json",
+            exists=True,
+            dir_okay=False,
+            help="The run spec (see models/*.json).",
+        ),
+    ],
     watch: WatchOption = False,
     name: Annotated[str | None, typer.Option(help="Override the spec's name.")] = None,
-    idempotency_key: Annotated[str | None, typer.Option(
-        help="Submitting again with the same key and spec returns the same run.")] = None,
+    idempotency_key: Annotated[
+        str | None,
+        typer.Option(help="Submitting again with the same key and spec returns the same run."),
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the run id.")] = False,
     url: UrlOption = DEFAULT_URL,
     api_key: ApiKeyOption = None,
@@ -74,8 +91,9 @@ def submit(
             typer.echo(run["id"])
         else:
             replay = " (existing run for this Idempotency-Key)" if resp.status_code == 200 else ""
-            typer.echo(f"submitted run {run['id']} ({run.get('name')}): "
-                       f"{run.get('status')}{replay}")
+            typer.echo(
+                f"submitted run {run['id']} ({run.get('name')}): {run.get('status')}{replay}"
+            )
             typer.echo(f"Location: {client.url}{resp.headers.get('location', '')}")
         for warning in run.get("warnings") or []:
             typer.echo(f"warning: {format_field_error(warning)}", err=True)
@@ -87,8 +105,11 @@ def _watch_to_end(client: ApiClient, run: dict[str, Any], console: Console) -> N
     try:
         final = watch_run(client, run, console)
     except KeyboardInterrupt:
-        typer.echo(f"\nstopped watching; run {run['id']} goes on "
-                   f"(`trainserve runs cancel {run['id']}` stops it)", err=True)
+        typer.echo(
+            f"\nstopped watching; run {run['id']} goes on "
+            f"(`trainserve runs cancel {run['id']}` stops it)",
+            err=True,
+        )
         raise typer.Exit(130) from None
     console.print(final_line(final))
     if final.get("status") != "succeeded":
@@ -144,8 +165,12 @@ def compare_runs(
 
 
 @runs_app.command("show")
-def show_run(run_id: RunIdArg, as_json: JsonOption = False, url: UrlOption = DEFAULT_URL,
-             api_key: ApiKeyOption = None) -> None:
+def show_run(
+    run_id: RunIdArg,
+    as_json: JsonOption = False,
+    url: UrlOption = DEFAULT_URL,
+    api_key: ApiKeyOption = None,
+) -> None:
     """Show one run (GET /v1/runs/{id})."""
     with reported(), connect(url, api_key) as client:
         run = client.json("GET", f"/v1/runs/{segment(run_id)}")
@@ -160,8 +185,9 @@ def watch(run_id: RunIdArg, url: UrlOption = DEFAULT_URL, api_key: ApiKeyOption 
 
 
 @runs_app.command("cancel")
-def cancel_run(run_id: RunIdArg, url: UrlOption = DEFAULT_URL,
-               api_key: ApiKeyOption = None) -> None:
+def cancel_run(
+    run_id: RunIdArg, url: UrlOption = DEFAULT_URL, api_key: ApiKeyOption = None
+) -> None:
     """Cancel a queued or running run (POST /v1/runs/{id}/cancel)."""
     with reported(), connect(url, api_key) as client:
         run = client.json("POST", f"/v1/runs/{segment(run_id)}/cancel")
@@ -169,8 +195,9 @@ def cancel_run(run_id: RunIdArg, url: UrlOption = DEFAULT_URL,
 
 
 @runs_app.command("delete")
-def delete_run(run_id: RunIdArg, url: UrlOption = DEFAULT_URL,
-               api_key: ApiKeyOption = None) -> None:
+def delete_run(
+    run_id: RunIdArg, url: UrlOption = DEFAULT_URL, api_key: ApiKeyOption = None
+) -> None:
     """Delete a finished run and its artifacts (DELETE /v1/runs/{id})."""
     with reported(), connect(url, api_key) as client:
         client.request("DELETE", f"/v1/runs/{segment(run_id)}")

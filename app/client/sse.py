@@ -55,8 +55,9 @@ class SseParser:
         return None
 
     def _dispatch(self) -> Event | None:
-        event = (Event(self._event or "message", "\n".join(self._data), self._id)
-                 if self._data else None)
+        event = (
+            Event(self._event or "message", "\n".join(self._data), self._id) if self._data else None
+        )
         self._event, self._data = "", []
         return event  # the id stays: it is the resume point until the next one
 
@@ -69,8 +70,13 @@ def parse_lines(lines: Iterable[str]) -> Iterator[Event]:
             yield event
 
 
-def follow_run_events(client: ApiClient, run_id: str, *, max_retries: int = 8,
-                      sleep: Callable[[float], None] = time.sleep) -> Iterator[Event]:
+def follow_run_events(
+    client: ApiClient,
+    run_id: str,
+    *,
+    max_retries: int = 8,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Iterator[Event]:
     """Every event of the run until ``done``; reconnects with Last-Event-ID when the stream
     drops, giving up after ``max_retries`` consecutive attempts that brought nothing new."""
     last_id: str | None = None
@@ -78,8 +84,9 @@ def follow_run_events(client: ApiClient, run_id: str, *, max_retries: int = 8,
     while True:
         headers = {"Last-Event-ID": last_id} if last_id else {}
         try:
-            with client.stream("GET", f"/v1/runs/{run_id}/events", headers=headers,
-                               timeout=STREAM_TIMEOUT) as resp:
+            with client.stream(
+                "GET", f"/v1/runs/{run_id}/events", headers=headers, timeout=STREAM_TIMEOUT
+            ) as resp:
                 for event in parse_lines(resp.iter_lines()):
                     failures = 0
                     last_id = event.id or last_id
@@ -95,6 +102,11 @@ def follow_run_events(client: ApiClient, run_id: str, *, max_retries: int = 8,
             reason = exc.message
         failures += 1
         if failures > max_retries:
-            raise CliError(f"stopped following run {run_id}: {reason}", EXIT_UNREACHABLE,
-                           [f"the run itself is not affected; check it later with `trainserve runs show {run_id}`"])
+            raise CliError(
+                f"stopped following run {run_id}: {reason}",
+                EXIT_UNREACHABLE,
+                [
+                    f"the run itself is not affected; check it later with `trainserve runs show {run_id}`"
+                ],
+            )
         sleep(min(0.5 * 2 ** (failures - 1), 5.0))

@@ -19,17 +19,26 @@ class EpochProgress:
     def __init__(self, console: Console, epochs: int) -> None:
         self.console = console
         self._progress = Progress(
-            TextColumn("epoch {task.completed}/{task.total}"), BarColumn(),
-            TextColumn("{task.fields[stats]}"), TimeElapsedColumn(),
-            console=console, disable=not console.is_terminal, transient=True)
+            TextColumn("epoch {task.completed}/{task.total}"),
+            BarColumn(),
+            TextColumn("{task.fields[stats]}"),
+            TimeElapsedColumn(),
+            console=console,
+            disable=not console.is_terminal,
+            transient=True,
+        )
         self._task: TaskID = self._progress.add_task("train", total=epochs or None, stats="")
 
     def __enter__(self) -> EpochProgress:
         self._progress.start()
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         self._progress.stop()
 
     def status(self, data: dict[str, Any]) -> None:
@@ -41,8 +50,11 @@ class EpochProgress:
         self.console.print(line)
 
     def epoch(self, data: dict[str, Any]) -> None:
-        stats = "  ".join(f"{key} {number(data[key])}" for key in ("loss", "accuracy")
-                          if data.get(key) is not None)
+        stats = "  ".join(
+            f"{key} {number(data[key])}"
+            for key in ("loss", "accuracy")
+            if data.get(key) is not None
+        )
         total = data.get("epochs") if isinstance(data.get("epochs"), int) else None
         self._progress.update(self._task, completed=data.get("epoch", 0), total=total, stats=stats)
         self.console.print(epoch_line(data))

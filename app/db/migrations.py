@@ -5,11 +5,11 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
+from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
-from alembic import command
 from app.db.session import get_engine
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -46,8 +46,10 @@ def schema_problem(url: str) -> str | None:
         return f"database unreachable: {exc.__class__.__name__}: {exc}"
     head = head_revision(url)
     if current != head:
-        return (f"database schema is at {current or 'nothing'} but the code needs {head}; "
-                "run `trainserve migrate` (make run does it)")
+        return (
+            f"database schema is at {current or 'nothing'} but the code needs {head}; "
+            "run `trainserve migrate` (make run does it)"
+        )
     return None
 
 

@@ -10,8 +10,8 @@ from typing import Any
 import numpy as np
 
 from app.errors import FieldError, InvalidInput
-from app.inference.payload import loads
-from app.inference.preprocess import to_unit_range
+from app.inference.decoding.image import to_unit_range
+from app.inference.decoding.request import loads
 
 _DTYPES = {"FP32": np.float32, "UINT8": np.uint8}
 _OUT_DTYPES = {np.dtype(np.float32): "FP32", np.dtype(np.int64): "INT64"}
@@ -30,8 +30,9 @@ def parse(body: bytes, header_length: str | None, shape: tuple[int, int]) -> Inf
     try:
         request = loads(json_part)
     except ValueError as exc:  # UnicodeDecodeError is one too
-        raise _bad("", f"the inference header is not JSON: {exc}",
-                   "send a v2 inference request") from None
+        raise _bad(
+            "", f"the inference header is not JSON: {exc}", "send a v2 inference request"
+        ) from None
     if not isinstance(request, dict) or not isinstance(request.get("inputs"), list):
         raise _bad("/inputs", "missing", 'send {"inputs": [{"name", "shape", "datatype", "data"}]}')
     if len(request["inputs"]) != 1:
@@ -39,7 +40,9 @@ def parse(body: bytes, header_length: str | None, shape: tuple[int, int]) -> Inf
     batch = _input(request["inputs"][0], binary, shape)
     wanted = request.get("outputs")
     names = [o.get("name") for o in wanted] if isinstance(wanted, list) and wanted else None
-    binary_out = {o.get("name") for o in wanted or [] if (o.get("parameters") or {}).get("binary_data")}
+    binary_out = {
+        o.get("name") for o in wanted or [] if (o.get("parameters") or {}).get("binary_data")
+    }
     if (request.get("parameters") or {}).get("binary_data_output"):
         binary_out = {"*"}
     return InferRequest(request.get("id"), batch, names, binary_out)
@@ -49,8 +52,11 @@ def _split(body: bytes, header_length: str | None) -> tuple[bytes, bytes]:
     if header_length is None:
         return body, b""
     if not header_length.isdigit() or int(header_length) > len(body):
-        raise _bad("", f"Inference-Header-Content-Length {header_length!r} does not fit the body",
-                   "send the JSON header's byte length")
+        raise _bad(
+            "",
+            f"Inference-Header-Content-Length {header_length!r} does not fit the body",
+            "send the JSON header's byte length",
+        )
     n = int(header_length)
     return body[:n], body[n:]
 
@@ -59,19 +65,31 @@ def _input(tensor: dict[str, Any], binary: bytes, shape: tuple[int, int]) -> np.
     at = "/inputs/0"
     dtype = _DTYPES.get(tensor.get("datatype", ""))
     if dtype is None:
-        raise _bad(f"{at}/datatype", f"{tensor.get('datatype')!r} is not supported", "use FP32 or UINT8")
+        raise _bad(
+            f"{at}/datatype", f"{tensor.get('datatype')!r} is not supported", "use FP32 or UINT8"
+        )
     dims = tensor.get("shape")
     h, w = shape
-    if not (isinstance(dims, list) and dims and all(isinstance(d, int) and d > 0 for d in dims)
-            and dims[1:] in ([h, w], [h * w])):
-        raise _bad(f"{at}/shape", f"input shape {dims} does not fit this model",
-                   f"use [N, {h}, {w}] or [N, {h * w}]")
+    if not (
+        isinstance(dims, list)
+        and dims
+        and all(isinstance(d, int) and d > 0 for d in dims)
+        and dims[1:] in ([h, w], [h * w])
+    ):
+        raise _bad(
+            f"{at}/shape",
+            f"input shape {dims} does not fit this model",
+            f"use [N, {h}, {w}] or [N, {h * w}]",
+        )
     size = dims[0] * h * w
     size_bytes = (tensor.get("parameters") or {}).get("binary_data_size")
     if size_bytes is not None:
         if size_bytes != size * np.dtype(dtype).itemsize or len(binary) < size_bytes:
-            raise _bad(f"{at}/parameters/binary_data_size", f"{size_bytes} bytes",
-                       f"send {size * np.dtype(dtype).itemsize} bytes of {tensor['datatype']}")
+            raise _bad(
+                f"{at}/parameters/binary_data_size",
+                f"{size_bytes} bytes",
+                f"send {size * np.dtype(dtype).itemsize} bytes of {tensor['datatype']}",
+            )
         values = np.frombuffer(binary[:size_bytes], dtype=dtype)
     else:
         try:
@@ -79,7 +97,9 @@ def _input(tensor: dict[str, Any], binary: bytes, shape: tuple[int, int]) -> np.
         except (TypeError, ValueError) as exc:
             raise _bad(f"{at}/data", str(exc), "send numbers matching the datatype") from None
         if values.size != size:
-            raise _bad(f"{at}/data", f"{values.size} values for shape {dims}", f"send {size} values")
+            raise _bad(
+                f"{at}/data", f"{values.size} values for shape {dims}", f"send {size} values"
+            )
     return _scale(values.reshape(dims[0], h, w), f"{at}/data")
 
 
@@ -87,11 +107,15 @@ def _scale(x: np.ndarray, at: str) -> np.ndarray:
     if x.dtype == np.uint8:
         return x.astype(np.float32) / 255.0
     if not np.isfinite(x).all() or x.min() < 0 or x.max() > 255:
-        raise _bad(at, "pixels must be finite and within 0-255 (or 0-1)", "clip or rescale the input")
+        raise _bad(
+            at, "pixels must be finite and within 0-255 (or 0-1)", "clip or rescale the input"
+        )
     return to_unit_range(x)
 
 
-def encode(model_name: str, request: InferRequest, outputs: dict[str, np.ndarray]) -> tuple[bytes, int | None]:
+def encode(
+    model_name: str, request: InferRequest, outputs: dict[str, np.ndarray]
+) -> tuple[bytes, int | None]:
     """The response body, and the JSON header's length when binary data follows it."""
     names = request.outputs or list(outputs)
     unknown = [n for n in names if n not in outputs]
@@ -100,7 +124,11 @@ def encode(model_name: str, request: InferRequest, outputs: dict[str, np.ndarray
     entries, blobs = [], []
     for name in names:
         arr = outputs[name]
-        entry: dict[str, Any] = {"name": name, "datatype": _OUT_DTYPES[arr.dtype], "shape": list(arr.shape)}
+        entry: dict[str, Any] = {
+            "name": name,
+            "datatype": _OUT_DTYPES[arr.dtype],
+            "shape": list(arr.shape),
+        }
         if "*" in request.binary or name in request.binary:
             raw = np.ascontiguousarray(arr).tobytes()
             entry["parameters"] = {"binary_data_size": len(raw)}
@@ -116,5 +144,6 @@ def encode(model_name: str, request: InferRequest, outputs: dict[str, np.ndarray
 
 
 def _bad(pointer: str, message: str, hint: str) -> InvalidInput:
-    return InvalidInput(f"Bad inference request: {message}.", [FieldError(pointer, message, hint)],
-                        status=400)
+    return InvalidInput(
+        f"Bad inference request: {message}.", [FieldError(pointer, message, hint)], status=400
+    )

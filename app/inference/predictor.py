@@ -1,13 +1,13 @@
-"""A trained run's model, verified, loaded and wrapped in the fastest thread-safe forward pass.
+"""A trained run's model, verified, loaded by its runtime, and the answers it gives.
 
-TensorFlow and Keras are imported inside the functions that need them, so importing this
-module (for types, or from the API process) stays cheap.
+The runtime (ONNX Runtime, LiteRT or Keras, see ``app.runtimes``) is imported only
+when a model is loaded, so importing this module (for types, or from the API process) stays
+cheap, and a process that loads only exported models never imports TensorFlow.
 """
 
 from __future__ import annotations
 
 import hmac
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,70 +16,87 @@ from typing import Any
 
 import numpy as np
 
+from app.datasets.catalog import CATALOG, MULTILABEL_NAMES
+from app.enums import Task
 from app.errors import Conflict
-from app.runs.validation import task_of
+from app.runs.spec import task_of
+from app.runtimes import Forward, Network, Runtime, for_path
 from app.training.artifacts import file_sha256
-from app.training.datasets import CATALOG, MULTILABEL_NAMES
-
-Forward = Callable[[np.ndarray], np.ndarray]
-
-# Keras keeps some loading state (safe mode, object registries) in globals; loads are rare,
-# so one at a time is cheap insurance. Predictions never take this lock.
-_LOAD_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
 class Head:
     """What the output layer means: the task, the dataset label of each unit, logits or not."""
 
-    task: str
+    task: Task
     classes: tuple[int, ...]
     units: int
     from_logits: bool
+    label_names: tuple[str, ...] = MULTILABEL_NAMES  # multilabel: what each unit answers
 
     @classmethod
     def from_spec(cls, spec: dict[str, Any]) -> Head:
         dataset = spec["dataset"]
-        classes = dataset.get("classes") or CATALOG[dataset["name"]].classes
-        return cls(task=task_of(spec), classes=tuple(int(c) for c in classes),
-                   units=int(spec["model"]["layers"][-1]["units"]),
-                   from_logits=bool(spec["training"]["loss"].get("from_logits", False)))
+        classes = dataset.get("classes")
+        if classes is None:  # specs stored before classes were always filled in
+            classes = CATALOG[dataset["name"]].classes
+        return cls(
+            task=task_of(spec),
+            classes=tuple(int(c) for c in classes),
+            units=int(spec["model"]["layers"][-1]["units"]),
+            from_logits=bool(spec["training"]["loss"].get("from_logits", False)),
+            label_names=tuple(dataset.get("label_names") or MULTILABEL_NAMES),
+        )
 
     def scores(self, raw: np.ndarray) -> np.ndarray:
         """Probabilities per unit (or the regression value) from the network's raw output."""
-        if self.task == "regression":
+        if self.task == Task.REGRESSION:
             return raw
-        if self.task == "multiclass":
+        if self.task == Task.MULTICLASS:
             return _softmax(raw) if self.from_logits else _normalise(raw)
         # Without from_logits Keras' loss clipped the outputs to [0, 1]: read them the same way.
         return _sigmoid(raw) if self.from_logits else np.clip(raw, 0.0, 1.0)
 
 
 class Predictor:
-    """Answers for one run. Safe to call from many threads at once: the forward pass is a
-    traced TensorFlow graph, which holds no Python-side state between calls."""
+    """Answers for one run. Safe to call from many threads at once: every runtime's forward
+    pass is (see app.runtimes)."""
 
-    def __init__(self, forward: Forward, head: Head, input_shape: tuple[int, int],
-                 run_id: str, name: str) -> None:
+    def __init__(
+        self,
+        forward: Forward,
+        head: Head,
+        input_shape: tuple[int, int],
+        run_id: str,
+        name: str,
+        runtime: str = "keras",
+    ) -> None:
         self._forward = forward
         self.head = head
         self.input_shape = input_shape
         self.run_id = run_id
         self.name = name
+        self.runtime = runtime  # which runtime answers: onnxruntime, litert or keras
         self.forward_seconds = float("inf")  # one image, measured by load(); decides inlining
 
     @classmethod
-    def load(cls, path: Path, expected_sha256: str, spec: dict[str, Any], run_id: str,
-             name: str) -> Predictor:
-        """Verify the artifact's checksum, then load, check against the spec and warm up."""
-        _verify_checksum(path, expected_sha256, run_id)
+    def load(
+        cls,
+        path: Path,
+        expected_sha256: str,
+        spec: dict[str, Any],
+        run_id: str,
+        name: str,
+        runtime: Runtime | None = None,
+    ) -> Predictor:
+        """Verify the file's checksum, then load it with ``runtime`` (by default the one its
+        suffix names), check it against the spec and warm up."""
+        verify_checksum(path, expected_sha256, run_id)
         head = Head.from_spec(spec)
         input_shape = _input_shape(spec)
-        with _LOAD_LOCK:
-            model = _load_model(path, run_id)
-            _check_model_matches(model, input_shape, head.units, run_id)
-            forward = _compile_forward(model, input_shape)
-        predictor = cls(forward, head, input_shape, run_id, name)
+        network = _load_network(runtime or for_path(path), path, input_shape, run_id)
+        _check_model_matches(network, input_shape, head.units, run_id)
+        predictor = cls(network.forward, head, input_shape, run_id, name, network.runtime)
         predictor.forward_seconds = predictor._time_single_image()
         return predictor
 
@@ -95,7 +112,7 @@ class Predictor:
     def predict_proba(self, batch: np.ndarray) -> np.ndarray:
         """(N, C) float32 class probabilities; binary gives C=2 columns [1 - p, p]."""
         scores = self._scores(batch)
-        if self.head.task == "binary":
+        if self.head.task == Task.BINARY:
             return np.column_stack([1.0 - scores[:, 0], scores[:, 0]]).astype(np.float32)
         self._refuse_regression("class probabilities")
         return scores
@@ -104,24 +121,28 @@ class Predictor:
         """int64 dataset labels, shape (N,); multilabel: (N, C) yes/no indicators."""
         scores = self._scores(batch)
         classes = np.asarray(self.head.classes, dtype=np.int64)
-        if self.head.task == "binary":
+        if self.head.task == Task.BINARY:
             return classes[(scores[:, 0] >= 0.5).astype(np.int64)]
-        if self.head.task == "multiclass":
+        if self.head.task == Task.MULTICLASS:
             return classes[scores.argmax(axis=1)]
         self._refuse_regression("labels")
         return (scores >= 0.5).astype(np.int64)
 
     def values(self, batch: np.ndarray) -> np.ndarray:
         """(N,) float32 predicted values of a regression model."""
-        if self.head.task != "regression":
-            raise Conflict(f"Run {self.run_id} is a {self.head.task} classifier, so it has no "
-                           "regression values; ask for its probabilities or labels instead.")
+        if self.head.task != Task.REGRESSION:
+            raise Conflict(
+                f"Run {self.run_id} is a {self.head.task} classifier, so it has no "
+                "regression values; ask for its probabilities or labels instead."
+            )
         return self._scores(batch)[:, 0]
 
     def _scores(self, batch: np.ndarray) -> np.ndarray:
         if batch.ndim != 3 or batch.shape[1:] != self.input_shape:
-            raise ValueError(f"batch must be (N, {self.input_shape[0]}, {self.input_shape[1]}), "
-                             f"got {batch.shape}")
+            raise ValueError(
+                f"batch must be (N, {self.input_shape[0]}, {self.input_shape[1]}), "
+                f"got {batch.shape}"
+            )
         raw = self._forward(np.ascontiguousarray(batch, dtype=np.float32)[..., np.newaxis])
         return self.head.scores(raw).astype(np.float32, copy=False)
 
@@ -137,12 +158,15 @@ class Predictor:
         return sorted(times)[len(times) // 2]
 
     def _refuse_regression(self, what: str) -> None:
-        if self.head.task == "regression":
-            raise Conflict(f"Run {self.run_id} is a regression model: it predicts a value, not "
-                           f"{what}. Ask for its value output instead.")
+        if self.head.task == Task.REGRESSION:
+            raise Conflict(
+                f"Run {self.run_id} is a regression model: it predicts a value, not "
+                f"{what}. Ask for its value output instead."
+            )
 
 
 # --- answers ------------------------------------------------------------------------------
+
 
 def _multiclass_answer(head: Head, probs: np.ndarray) -> dict[str, Any]:
     return {"label": head.classes[int(probs.argmax())], "probabilities": probs.tolist()}
@@ -150,37 +174,50 @@ def _multiclass_answer(head: Head, probs: np.ndarray) -> dict[str, Any]:
 
 def _binary_answer(head: Head, probs: np.ndarray) -> dict[str, Any]:
     p = float(probs[0])
-    return {"label": head.classes[1] if p >= 0.5 else head.classes[0], "probability": p}
+    # ``probability`` is the contract's (of the second class): {"label": 0, "probability":
+    # 0.02} is a sure 0, which ``confidence`` (of the answered label) says in so many words.
+    if p >= 0.5:
+        return {"label": head.classes[1], "probability": p, "confidence": p}
+    return {"label": head.classes[0], "probability": p, "confidence": 1.0 - p}
 
 
-def _multilabel_answer(_: Head, probs: np.ndarray) -> dict[str, Any]:
-    return {"labels": [n for n, p in zip(MULTILABEL_NAMES, probs, strict=True) if p >= 0.5],
-            "probabilities": probs.tolist()}
+def _multilabel_answer(head: Head, probs: np.ndarray) -> dict[str, Any]:
+    return {
+        "labels": [n for n, p in zip(head.label_names, probs, strict=True) if p >= 0.5],
+        "probabilities": probs.tolist(),
+        "label_names": head.label_names,  # what each probability is of (a tuple: immutable)
+    }
 
 
 def _regression_answer(_: Head, value: np.ndarray) -> dict[str, Any]:
     return {"value": float(value[0])}
 
 
-_ANSWERS: dict[str, Callable[[Head, np.ndarray], dict[str, Any]]] = {
-    "multiclass": _multiclass_answer, "binary": _binary_answer,
-    "multilabel": _multilabel_answer, "regression": _regression_answer,
+_ANSWERS: dict[Task, Callable[[Head, np.ndarray], dict[str, Any]]] = {
+    Task.MULTICLASS: _multiclass_answer,
+    Task.BINARY: _binary_answer,
+    Task.MULTILABEL: _multilabel_answer,
+    Task.REGRESSION: _regression_answer,
 }
 
 
 # --- loading ------------------------------------------------------------------------------
 
-def _verify_checksum(path: Path, expected: str, run_id: str) -> None:
+
+def verify_checksum(path: Path, expected: str, run_id: str) -> None:
     try:
         actual = file_sha256(path)
     except FileNotFoundError as exc:
-        raise Conflict(f"The model file of run {run_id} is missing: it was removed after "
-                       "training. Retrain the run to serve it again.") from exc
+        raise Conflict(
+            f"The model file of run {run_id} is missing: it was removed after "
+            "training. Retrain the run to serve it again."
+        ) from exc
     if not hmac.compare_digest(actual, expected.strip().lower()):
         raise Conflict(
             f"The model file of run {run_id} is not the one training produced (sha256 "
             f"{actual[:12]}..., recorded {expected[:12]}...): it was changed or replaced, so it "
-            "is not loaded. Restore the original file or retrain the run.")
+            "is not loaded. Restore the original file or retrain the run."
+        )
 
 
 def _input_shape(spec: dict[str, Any]) -> tuple[int, int]:
@@ -188,68 +225,33 @@ def _input_shape(spec: dict[str, Any]) -> tuple[int, int]:
     return int(shape[0]), int(shape[1])
 
 
-def _load_model(path: Path, run_id: str) -> Any:
-    import keras
-
+def _load_network(
+    runtime: Runtime, path: Path, input_shape: tuple[int, int], run_id: str
+) -> Network:
     try:
-        return keras.saving.load_model(path, compile=False, safe_mode=True)
-    except Exception as exc:  # Keras raises many types for a bad archive; all mean the same
-        raise Conflict(f"The model file of run {run_id} could not be loaded "
-                       f"({type(exc).__name__}: {exc}). Retrain the run.") from exc
+        return runtime.load(path, input_shape)
+    except Exception as exc:  # each runtime raises its own types for a bad file; all mean this
+        raise Conflict(
+            f"The model file of run {run_id} could not be loaded by {runtime.name} "
+            f"({type(exc).__name__}: {exc}). Retrain the run."
+        ) from exc
 
 
-def _check_model_matches(model: Any, input_shape: tuple[int, int], units: int,
-                         run_id: str) -> None:
+def _check_model_matches(
+    network: Network, input_shape: tuple[int, int], units: int, run_id: str
+) -> None:
     expected_in, expected_out = (*input_shape, 1), units
-    actual_in, actual_out = tuple(model.input_shape[1:]), model.output_shape[-1]
+    actual_in, actual_out = network.input_shape, network.units
     if actual_in != expected_in or actual_out != expected_out:
         raise Conflict(
             f"The model file of run {run_id} takes {actual_in} and outputs {actual_out} values, "
             f"but the run's spec says {expected_in} and {expected_out}: the file belongs to "
-            "another model. Retrain the run.")
-
-
-def _compile_forward(model: Any, input_shape: tuple[int, int]) -> Forward:
-    """A concrete function traced once for (None, H, W, 1).
-
-    Measured on 2 cores (MLP 784-128-10 / small CNN), per call:
-      batch 1:  concrete 0.22 / 0.45 ms, tf.function 0.39 / 0.61 ms, model(x) 1.9 / 2.9 ms,
-                model.predict 48-64 ms;
-      batch 64: concrete 0.38 / 1.05 ms, tf.function 0.58 / 1.36 ms, model(x) 2.3 / 4.8 ms,
-                model.predict 48-55 ms.
-    The fixed signature also means it never retraces, and calling a traced graph from
-    several threads at once is safe, unlike tracing.
-    """
-    import tensorflow as tf
-
-    signature = [tf.TensorSpec((None, *input_shape, 1), tf.float32)]
-    concrete = tf.function(lambda x: model(x, training=False),
-                           input_signature=signature).get_concrete_function()
-
-    def forward(x: np.ndarray) -> np.ndarray:
-        return concrete(tf.constant(x)).numpy()
-
-    flat = getattr(concrete, "_call_flat", None)
-    if flat is None:
-        return forward
-    captured = concrete.captured_inputs
-
-    def forward_flat(x: np.ndarray) -> np.ndarray:
-        # The public call re-checks the arguments against the signature on every call
-        # (~50 µs, a quarter of a small model's forward pass); the input here is always one
-        # float32 (N, H, W, 1) array, so the flat call is used when this TensorFlow has it
-        # and gives the same answer (checked below, once per model load).
-        return flat([tf.constant(x)], captured).numpy()
-
-    probe = np.random.default_rng(0).random((2, *input_shape, 1), dtype=np.float32)
-    try:
-        same = np.array_equal(forward_flat(probe), forward(probe))
-    except Exception:  # noqa: BLE001 - any failure means: use the public call
-        same = False
-    return forward_flat if same else forward
+            "another model. Retrain the run."
+        )
 
 
 # --- maths --------------------------------------------------------------------------------
+
 
 def _softmax(logits: np.ndarray) -> np.ndarray:
     shifted = np.exp(logits - logits.max(axis=1, keepdims=True))

@@ -8,14 +8,17 @@ from typing import Any
 
 from sqlalchemy import PoolProxiedConnection, bindparam, select
 
-from app.db.models import ModelName, Run
 from app.db.session import get_engine, read_session
+from app.db.tables import ModelName, Run
+from app.enums import RunStatus
 from app.errors import Conflict, NotFound, Unavailable
 from app.inference.cache import ModelCache
-from app.inference.predictor import Predictor
+from app.inference.predictor import Predictor, verify_checksum
 from app.runs.ids import is_model_name, is_run_id
+from app.runtimes import FORMAT_OF_RUNTIME, RUNTIME_OF_FORMAT, ModelFormat, runtime
 from app.settings import Settings
-from app.training.artifacts import MODEL_FILE
+from app.storage.runs import served_file
+from app.training.artifacts import FORMAT_FILES
 
 
 @dataclass(frozen=True)
@@ -29,7 +32,8 @@ _COLUMNS = (Run.id, Run.status, Run.artifact_sha256, Run.name)
 _Row = tuple[str, str, str | None, str]  # id, status, artifact sha256, run name
 _QUERIES = {
     "run": select(*_COLUMNS).where(Run.id == bindparam("ref")),
-    "name": select(*_COLUMNS).join(ModelName, ModelName.run_id == Run.id)
+    "name": select(*_COLUMNS)
+    .join(ModelName, ModelName.run_id == Run.id)
     .where(ModelName.name == bindparam("ref")),
 }
 
@@ -88,14 +92,15 @@ class ModelLookup:
                     cursor = self._connection().cursor()
                     try:
                         cursor.execute(self._sql[kind], params)
-                        return cursor.fetchone()  # type: ignore[return-value]
+                        return cursor.fetchone()
                     finally:
                         cursor.close()
                 except self._driver_error as exc:
                     self._drop()
                     if attempt == 2:
-                        raise Unavailable("The database cannot be reached; try again "
-                                          "shortly.") from exc
+                        raise Unavailable(
+                            "The database cannot be reached; try again shortly."
+                        ) from exc
         raise AssertionError("unreachable")
 
     def _connection(self) -> PoolProxiedConnection:
@@ -117,23 +122,47 @@ class ModelLookup:
 
 def _servable(row: _Row, name: str) -> Target:
     run_id, status, sha256, _ = row
-    if status != "succeeded" or not sha256:
+    if status != RunStatus.SUCCEEDED or not sha256:
         raise Conflict(f"Run {run_id} is {status}; only succeeded runs can predict.")
     return Target(run_id, name, sha256)
 
 
-def predictor(cache: ModelCache, settings: Settings, target: Target) -> Predictor:
+def cached_predictor(cache: ModelCache, settings: Settings, target: Target) -> Predictor:
     """The cached predictor; keyed by artifact hash so a changed file is never served stale."""
+
     def load() -> Predictor:
-        path = settings.runs_dir / target.run_id / MODEL_FILE
-        if not path.exists():
-            raise Conflict(f"The model file of run {target.run_id} is missing from the data dir; "
-                           "retrain the run.")
         with read_session(settings.resolved_database_url) as session:
             run = session.get(Run, target.run_id)
             if run is None:
                 raise NotFound(f"No run with id {target.run_id!r}.")
-            spec = run.spec
-        return Predictor.load(path, target.artifact_sha256, spec, target.run_id, target.name)
+            spec, exports = run.spec, run.exports or {}
+        fmt, sha256 = serving_file(settings, exports, target.artifact_sha256)
+        if fmt != "keras":
+            # An export is only as good as the .keras file it was made from and checked
+            # against: a run whose .keras file changed is refused whatever format serves it.
+            keras_file = served_file(
+                settings, target.run_id, FORMAT_FILES["keras"], target.artifact_sha256
+            )
+            verify_checksum(keras_file, target.artifact_sha256, target.run_id)
+        path = served_file(settings, target.run_id, FORMAT_FILES[fmt], sha256)
+        return Predictor.load(
+            path, sha256, spec, target.run_id, target.name, runtime(RUNTIME_OF_FORMAT[fmt])
+        )
 
     return cache.get((target.run_id, target.artifact_sha256), load)
+
+
+def serving_file(
+    settings: Settings, exports: dict[str, Any], keras_sha256: str
+) -> tuple[ModelFormat, str]:
+    """(format, sha256) of the file to serve a run from: the configured runtime's export,
+    else the run's other export, else the Keras file (runs without a usable export)."""
+    preferred = FORMAT_OF_RUNTIME[settings.serving_runtime]
+    if preferred == "keras":
+        return "keras", keras_sha256
+    others: tuple[ModelFormat, ...] = ("onnx", "tflite")
+    for fmt in (preferred, *(f for f in others if f != preferred)):
+        export = exports.get(fmt) or {}
+        if export.get("status") == "available":
+            return fmt, str(export["sha256"])
+    return "keras", keras_sha256

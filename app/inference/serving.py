@@ -21,13 +21,14 @@ import anyio
 import numpy as np
 import orjson
 
+from app.datasets.pixels import png_data_url
 from app.db.session import is_sqlite
 from app.inference import resolve
 from app.inference.cache import ModelCache
-from app.inference.payload import batch_from_files, batch_from_json
+from app.inference.decoding.request import batch_from_files, batch_from_json
 from app.inference.predictor import Predictor
 from app.inference.resolve import ModelLookup, Target
-from app.observability import COALESCED
+from app.metrics import COALESCED
 from app.settings import Settings
 
 # A request is answered on the event loop only when its body is this small (a few 28x28
@@ -49,26 +50,52 @@ class PredictionService:
         self._limiter = anyio.CapacityLimiter(os.cpu_count() or 1)
         self._coalescer = Coalescer()
 
-    async def answer(self, find: Callable[[ModelLookup], Target], body: bytes,
-                     files: list[bytes] | None, preprocess: bool) -> bytes:
-        """The JSON answer for one request; raises ServiceError subclasses for bad input."""
+    async def answer(
+        self,
+        find: Callable[[ModelLookup], Target],
+        body: bytes,
+        files: list[bytes] | None,
+        preprocess: bool,
+        with_input: bool = False,
+    ) -> bytes:
+        """The JSON answer for one request; raises ServiceError subclasses for bad input.
+
+        ``with_input`` adds each instance as the model saw it (a PNG data URL) to its answer:
+        a debugging aid for people, so it takes the plain threaded path.
+        """
+        if with_input:
+            return await anyio.to_thread.run_sync(
+                self._answer, find, body, files, preprocess, True, limiter=self._limiter
+            )
         if self._local_lookup and answerable_inline(body, files):
             target = find(self.lookup)
             predictor = self.cache.peek((target.run_id, target.artifact_sha256))
             if predictor is not None and predictor.forward_seconds <= INLINE_MAX_FORWARD_SECONDS:
                 batch = self._batch(predictor, body, files, preprocess)
                 return _encode(target, await self._coalescer.predict(predictor, batch))
-        return await anyio.to_thread.run_sync(self._answer, find, body, files, preprocess,
-                                              limiter=self._limiter)
+        return await anyio.to_thread.run_sync(
+            self._answer, find, body, files, preprocess, limiter=self._limiter
+        )
 
-    def _answer(self, find: Callable[[ModelLookup], Target], body: bytes,
-                files: list[bytes] | None, preprocess: bool) -> bytes:
+    def _answer(
+        self,
+        find: Callable[[ModelLookup], Target],
+        body: bytes,
+        files: list[bytes] | None,
+        preprocess: bool,
+        with_input: bool = False,
+    ) -> bytes:
         target = find(self.lookup)
-        predictor = resolve.predictor(self.cache, self.settings, target)
-        return _encode(target, predictor.predict(self._batch(predictor, body, files, preprocess)))
+        predictor = resolve.cached_predictor(self.cache, self.settings, target)
+        batch = self._batch(predictor, body, files, preprocess)
+        answers = predictor.predict(batch)
+        if with_input:
+            answers = [{**a, "input": png_data_url(x)} for a, x in zip(answers, batch, strict=True)]
+        return _encode(target, answers)
 
-    def _batch(self, predictor: Predictor, body: bytes, files: list[bytes] | None,
-               preprocess: bool) -> np.ndarray:
+    def _batch(
+        self, predictor: Predictor, body: bytes, files: list[bytes] | None, preprocess: bool
+    ) -> np.ndarray:
         limit = self.settings.max_predict_instances
         if files is not None:
             return batch_from_files(files, predictor.input_shape, preprocess, limit)
@@ -95,8 +122,9 @@ def answerable_inline(body: bytes, files: list[bytes] | None) -> bool:
 
 
 def _encode(target: Target, answers: list[dict[str, Any]]) -> bytes:
-    return orjson.dumps({"model": {"run_id": target.run_id, "name": target.name},
-                         "predictions": answers})
+    return orjson.dumps(
+        {"model": {"run_id": target.run_id, "name": target.name}, "predictions": answers}
+    )
 
 
 class Coalescer:
@@ -124,12 +152,12 @@ class Coalescer:
                 continue
             try:
                 answers = predictor.predict(np.concatenate([b for b, _ in live]))
-            except Exception as exc:  # noqa: BLE001 - every waiter hears of it; the loop goes on
+            except Exception as exc:
                 for _, future in live:
                     future.set_exception(exc)
                 continue
             COALESCED.observe(len(live))
             start = 0
             for batch, future in live:
-                future.set_result(answers[start:start + len(batch)])
+                future.set_result(answers[start : start + len(batch)])
                 start += len(batch)

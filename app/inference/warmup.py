@@ -22,13 +22,14 @@ log = logging.getLogger("trainserve.inference")
 def warm(cache: ModelCache, lookup: ModelLookup, settings: Settings) -> None:
     for row in list_names(settings)[: settings.model_cache_size]:
         try:
-            resolve.predictor(cache, settings, lookup.by_name(row.name))
+            resolve.cached_predictor(cache, settings, lookup.by_name(row.name))
         except ServiceError as exc:  # a broken model must not keep the service unready forever
             log.warning("model %s not warmed up: %s", row.name, exc.detail)
 
 
-def start_warmup(cache: ModelCache, lookup: ModelLookup, settings: Settings,
-                 done: threading.Event) -> None:
+def start_warmup(
+    cache: ModelCache, lookup: ModelLookup, settings: Settings, done: threading.Event
+) -> None:
     def run() -> None:
         try:
             warm(cache, lookup, settings)

@@ -11,8 +11,9 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from app.db.models import EpochMetric, Run
 from app.db.session import read_session
+from app.db.tables import EpochMetric, Run
+from app.enums import RunStatus
 from app.errors import FieldError, InvalidInput, NotFound, escape_pointer_token
 from app.runs.ids import is_run_id
 from app.settings import Settings
@@ -20,8 +21,13 @@ from app.settings import Settings
 MAX_COMPARED = 10
 _MISSING = object()  # a key one spec has and another lacks; shown as null
 # Test-set numbers that only mean the same thing on the same test set.
-_COMPARABILITY_KEYS = ("/dataset/name", "/dataset/classes", "/dataset/target",
-                       "/dataset/test_fraction", "/training/seed")
+_COMPARABILITY_KEYS = (
+    "/dataset/name",
+    "/dataset/classes",
+    "/dataset/target",
+    "/dataset/test_fraction",
+    "/training/seed",
+)
 _LOSS_KEY = "/training/loss/type"  # MSE and cross-entropy values are on different scales
 
 
@@ -29,9 +35,16 @@ def compared_ids(raw: list[str]) -> list[str]:
     """``?ids=a&ids=b`` or ``?ids=a,b``: 2 to MAX_COMPARED distinct ids, in the order given."""
     ids = list(dict.fromkeys(i.strip() for part in raw for i in part.split(",") if i.strip()))
     if not 2 <= len(ids) <= MAX_COMPARED:
-        raise InvalidInput(f"Compare 2 to {MAX_COMPARED} runs, not {len(ids)}.", [FieldError(
-            "/ids", f"{len(ids)} distinct run id(s) given",
-            f"pass 2 to {MAX_COMPARED} ids: ?ids=RUN_A&ids=RUN_B (or ?ids=RUN_A,RUN_B)")])
+        raise InvalidInput(
+            f"Compare 2 to {MAX_COMPARED} runs, not {len(ids)}.",
+            [
+                FieldError(
+                    "/ids",
+                    f"{len(ids)} distinct run id(s) given",
+                    f"pass 2 to {MAX_COMPARED} ids: ?ids=RUN_A&ids=RUN_B (or ?ids=RUN_A,RUN_B)",
+                )
+            ],
+        )
     return ids
 
 
@@ -42,7 +55,7 @@ def compare_runs(settings: Settings, ids: list[str]) -> dict[str, Any]:
     return {
         "runs": [_summary(run, seconds.get(run.id, 0.0)) for run in runs],
         "spec_differences": differences,
-        "best": _best(runs, losses_comparable=_LOSS_KEY not in differing),
+        "best": _best(runs, differing),
         "warnings": _incomparable(differing),
     }
 
@@ -54,16 +67,20 @@ def _load(settings: Settings, ids: list[str]) -> tuple[list[Run], dict[str, floa
         missing = [i for i in ids if i not in found]
         if missing:
             raise NotFound(f"No run with id {', '.join(map(repr, missing))}.")
-        totals = session.execute(select(EpochMetric.run_id, func.sum(EpochMetric.seconds))
-                                 .where(EpochMetric.run_id.in_(wellformed))
-                                 .group_by(EpochMetric.run_id)).all()
+        totals = session.execute(
+            select(EpochMetric.run_id, func.sum(EpochMetric.seconds))
+            .where(EpochMetric.run_id.in_(wellformed))
+            .group_by(EpochMetric.run_id)
+        ).all()
     return [found[i] for i in ids], {run_id: float(total) for run_id, total in totals}
 
 
 def _summary(run: Run, seconds: float) -> dict[str, Any]:
     evaluation = run.evaluation or {}
     return {
-        "id": run.id, "name": run.name, "status": run.status,
+        "id": run.id,
+        "name": run.name,
+        "status": run.status,
         "progress": {"epoch": run.epoch, "epochs": run.epochs},
         "metrics": run.last_metrics,
         "test": {k: v for k, v in evaluation.items() if isinstance(v, int | float)} or None,
@@ -80,8 +97,9 @@ def spec_differences(specs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for pointer in pointers:
         values = [f.get(pointer, _MISSING) for f in flat]
         if any(v != values[0] for v in values[1:]):
-            differences.append({"pointer": pointer,
-                                "values": [None if v is _MISSING else v for v in values]})
+            differences.append(
+                {"pointer": pointer, "values": [None if v is _MISSING else v for v in values]}
+            )
     return differences
 
 
@@ -99,29 +117,47 @@ def _flatten(value: Any, pointer: str = "") -> dict[str, Any]:
     return out
 
 
-def _best(runs: list[Run], losses_comparable: bool) -> dict[str, str | None]:
-    """The succeeded run with the highest test accuracy and the one with the lowest test loss
-    (none when the runs minimise different losses)."""
-    scored = [r for r in runs if r.status == "succeeded" and r.evaluation]
-    accuracy = [r for r in scored if isinstance(r.evaluation.get("accuracy"), int | float)]
-    loss = [r for r in scored if isinstance(r.evaluation.get("loss"), int | float)
-            and losses_comparable]
-    best_accuracy = max(accuracy, key=lambda r: r.evaluation["accuracy"], default=None)
-    best_loss = min(loss, key=lambda r: r.evaluation["loss"], default=None)
-    return {"test_accuracy": best_accuracy.id if best_accuracy else None,
-            "test_loss": best_loss.id if best_loss else None}
+def _best(runs: list[Run], differing: set[str]) -> dict[str, str | None]:
+    """The succeeded run with the highest test accuracy and the one with the lowest test loss.
+
+    None when the numbers are not comparable (the warnings say why): no best accuracy or loss
+    across different test sets, no best loss across different losses.
+    """
+    same_test_set = not differing.intersection(_COMPARABILITY_KEYS)
+    if not same_test_set:
+        return {"test_accuracy": None, "test_loss": None}
+    losses_comparable = _LOSS_KEY not in differing
+    scored = [
+        (r.id, r.evaluation) for r in runs if r.status == RunStatus.SUCCEEDED and r.evaluation
+    ]
+    accuracy = [(i, e["accuracy"]) for i, e in scored if isinstance(e.get("accuracy"), int | float)]
+    loss = [(i, e["loss"]) for i, e in scored if isinstance(e.get("loss"), int | float)]
+    best_accuracy = max(accuracy, key=lambda pair: pair[1], default=None)
+    best_loss = min(loss, key=lambda pair: pair[1], default=None) if losses_comparable else None
+    return {
+        "test_accuracy": best_accuracy[0] if best_accuracy else None,
+        "test_loss": best_loss[0] if best_loss else None,
+    }
 
 
 def _incomparable(differing: set[str]) -> list[dict[str, str]]:
-    warnings = [{"pointer": pointer,
-                 "message": "the runs differ here, so their test metrics come from different "
-                            "test sets or tasks",
-                 "hint": "compare runs trained on the same dataset, classes, target, split and "
-                         "seed"}
-                for pointer in _COMPARABILITY_KEYS if pointer in differing]
+    warnings = [
+        {
+            "pointer": pointer,
+            "message": "the runs differ here, so their test metrics come from different "
+            "test sets or tasks",
+            "hint": "compare runs trained on the same dataset, classes, target, split and seed",
+        }
+        for pointer in _COMPARABILITY_KEYS
+        if pointer in differing
+    ]
     if _LOSS_KEY in differing:
-        warnings.append({"pointer": _LOSS_KEY,
-                         "message": "the runs minimise different losses, whose values are on "
-                                    "different scales; no best test loss is named",
-                         "hint": "compare their test accuracy instead"})
+        warnings.append(
+            {
+                "pointer": _LOSS_KEY,
+                "message": "the runs minimise different losses, whose values are on "
+                "different scales; no best test loss is named",
+                "hint": "compare their test accuracy instead",
+            }
+        )
     return warnings

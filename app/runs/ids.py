@@ -10,9 +10,20 @@ from __future__ import annotations
 import re
 import secrets
 import time
+from typing import Any
 
-RUN_ID = re.compile(r"^[0-9a-f]{22}$")
-MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+RUN_ID_PATTERN = r"^[0-9a-f]{22}$"
+RUN_ID = re.compile(RUN_ID_PATTERN)
+# The one rule for a model name, and the JSON Schema that declares it for {name} in the
+# OpenAPI document: 1-100 letters, digits, '.', '_' or '-', starting with a letter or digit,
+# and not shaped like a run id (so /v1/models/{name}/predict is never ambiguous). "not"
+# rather than a lookahead: JSON Schema generators (and schemathesis) handle it cheaply.
+MODEL_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"
+MODEL_NAME = re.compile(MODEL_NAME_PATTERN)
+MODEL_NAME_SCHEMA: dict[str, Any] = {
+    "pattern": MODEL_NAME_PATTERN,
+    "not": {"pattern": RUN_ID_PATTERN},
+}
 
 
 def new_run_id() -> str:
@@ -25,4 +36,5 @@ def is_run_id(value: str) -> bool:
 
 
 def is_model_name(value: str) -> bool:
+    # fullmatch: `$` alone would also take a name with a trailing newline.
     return MODEL_NAME.fullmatch(value) is not None and not is_run_id(value)

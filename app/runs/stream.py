@@ -13,17 +13,18 @@ from typing import Any
 import anyio
 from starlette.requests import Request
 
-from app.db.models import Run
 from app.db.session import read_session
+from app.db.tables import Run
+from app.enums import EventType
 from app.runs.events import events_after
-from app.runs.schemas import FINISHED
 from app.settings import Settings
 
 POLL_SECONDS = 0.05
 
 
-def _read(settings: Settings, run_id: str,
-          after: int) -> tuple[list[tuple[int, str, dict[str, Any]]], bool]:
+def _read(
+    settings: Settings, run_id: str, after: int
+) -> tuple[list[tuple[int, EventType, dict[str, Any]]], bool]:
     """Events after ``after``, and whether the stream is over (the run is gone or finished
     and the client has already seen its ``done``)."""
     with read_session(settings.resolved_database_url) as session:
@@ -31,11 +32,12 @@ def _read(settings: Settings, run_id: str,
         if batch:
             return batch, False
         run = session.get(Run, run_id)
-        return batch, run is None or run.status in FINISHED
+        return batch, run is None or run.status.finished
 
 
-async def run_event_stream(settings: Settings, run_id: str, after: int,
-                           request: Request) -> AsyncIterator[dict[str, Any]]:
+async def run_event_stream(
+    settings: Settings, run_id: str, after: int, request: Request
+) -> AsyncIterator[dict[str, Any]]:
     while not await request.is_disconnected():
         batch, over = await anyio.to_thread.run_sync(_read, settings, run_id, after)
         if over:
@@ -43,7 +45,7 @@ async def run_event_stream(settings: Settings, run_id: str, after: int,
         for event_id, type_, data in batch:
             after = event_id
             yield {"id": str(event_id), "event": type_, "data": json.dumps(data)}
-            if type_ == "done":
+            if type_ == EventType.DONE:
                 return
         if not batch:
             await anyio.sleep(POLL_SECONDS)

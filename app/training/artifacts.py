@@ -1,30 +1,49 @@
-"""The trained model file: written atomically, identified by its sha256."""
+"""A run's model files: written atomically, identified by their sha256.
+
+Every file a worker leaves in a run's directory (``model.keras`` and its exports) goes
+through ``write_atomically``, so a reader sees each file either absent or complete.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from app.training.checkpoint import fsync_dir
+from app.storage.file import fsync_dir
 
 if TYPE_CHECKING:  # the API imports MODEL_FILE from here and must not load TensorFlow
     import keras
 
 MODEL_FILE = "model.keras"
+# Download format -> file name in the run's directory.
+FORMAT_FILES = {"keras": MODEL_FILE, "onnx": "model.onnx", "tflite": "model.tflite"}
 
 
 def save_model(model: keras.Model, run_dir: Path) -> tuple[str, int]:
     """Write ``model.keras`` so that it is either absent or complete; returns (sha256, bytes)."""
+    return write_atomically(run_dir, MODEL_FILE, model.save)
+
+
+def write_atomically(run_dir: Path, name: str, write: Callable[[Path], object]) -> tuple[str, int]:
+    """Let ``write`` produce the file at a temporary path, then move it to ``name``.
+
+    Returns (sha256, bytes). The temporary file keeps the final suffix because the Keras
+    writers insist on it; it is removed when ``write`` fails.
+    """
     run_dir.mkdir(parents=True, exist_ok=True)
-    final = run_dir / MODEL_FILE
-    tmp = run_dir / f".partial-{os.getpid()}.keras"  # Keras insists on the .keras suffix
-    model.save(tmp)
-    with tmp.open("rb+") as fh:
-        os.fsync(fh.fileno())
-    digest, size = file_sha256(tmp), tmp.stat().st_size
-    os.replace(tmp, final)
+    final = run_dir / name
+    tmp = run_dir / f".partial-{os.getpid()}-{name}"
+    try:
+        write(tmp)
+        with tmp.open("rb+") as fh:
+            os.fsync(fh.fileno())
+        digest, size = file_sha256(tmp), tmp.stat().st_size
+        os.replace(tmp, final)
+    finally:
+        tmp.unlink(missing_ok=True)
     fsync_dir(run_dir)
     return digest, size
 

@@ -11,6 +11,9 @@ def build_model(spec: dict[str, Any]) -> keras.Model:
     height, width = spec["model"]["input_shape"]
     # Always (H, W, 1): convolutions need the channel axis and flatten does not mind it.
     layers: list[keras.layers.Layer] = [keras.Input(shape=(height, width, 1))]
+    if spec["model"].get("flatten_input"):
+        # Specs stored before flatten_input existed carry an explicit flatten layer instead.
+        layers.append(keras.layers.Flatten())
     layers += [_layer(layer) for layer in spec["model"]["layers"]]
     return keras.Sequential(layers, name=_safe_name(spec.get("name") or "run"))
 
@@ -18,10 +21,20 @@ def build_model(spec: dict[str, Any]) -> keras.Model:
 def _layer(layer: dict[str, Any]) -> keras.layers.Layer:
     kind = layer["type"]
     if kind == "dense":
-        return keras.layers.Dense(layer["units"], activation=layer["activation"])
+        return keras.layers.Dense(
+            layer["units"], activation=layer["activation"], kernel_regularizer=_l2(layer)
+        )
     if kind == "conv2d":
-        return keras.layers.Conv2D(layer["filters"], layer["kernel_size"], strides=layer["strides"],
-                                   padding=layer["padding"], activation=layer["activation"])
+        return keras.layers.Conv2D(
+            layer["filters"],
+            layer["kernel_size"],
+            strides=layer["strides"],
+            padding=layer["padding"],
+            activation=layer["activation"],
+            kernel_regularizer=_l2(layer),
+        )
+    if kind == "batch_normalization":
+        return keras.layers.BatchNormalization(momentum=layer["momentum"], epsilon=layer["epsilon"])
     if kind == "max_pool2d":
         return keras.layers.MaxPooling2D(layer["pool_size"])
     if kind == "flatten":
@@ -31,15 +44,44 @@ def _layer(layer: dict[str, Any]) -> keras.layers.Layer:
     raise ValueError(f"unknown layer type {kind!r}")  # the spec schema makes this unreachable
 
 
+def _l2(layer: dict[str, Any]) -> keras.regularizers.Regularizer | None:
+    # .get: specs stored before the option existed have no l2 key.
+    return keras.regularizers.L2(layer["l2"]) if layer.get("l2") else None
+
+
 def _safe_name(name: str) -> str:
     return "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in name)[:60] or "run"
 
 
-def build_optimizer(spec: dict[str, Any]) -> keras.optimizers.Optimizer:
+def build_optimizer(spec: dict[str, Any], steps_per_epoch: int = 1) -> keras.optimizers.Optimizer:
     opt = spec["training"]["optimizer"]
-    cls = {"adam": keras.optimizers.Adam, "sgd": keras.optimizers.SGD,
-           "rmsprop": keras.optimizers.RMSprop}[opt["type"]]
-    return cls(learning_rate=opt["learning_rate"])
+    cls = {
+        "adam": keras.optimizers.Adam,
+        "sgd": keras.optimizers.SGD,
+        "rmsprop": keras.optimizers.RMSprop,
+    }[opt["type"]]
+    return cls(learning_rate=learning_rate(spec, steps_per_epoch))
+
+
+def learning_rate(
+    spec: dict[str, Any], steps_per_epoch: int
+) -> float | keras.optimizers.schedules.LearningRateSchedule:
+    """A constant, or a schedule of the optimizer's step count. The step count is part of the
+    checkpointed optimizer state, so a resumed run continues the schedule where it was."""
+    training = spec["training"]
+    rate, schedule = training["optimizer"]["learning_rate"], training.get("lr_schedule")
+    kind = schedule["type"] if schedule else None
+    if kind == "exponential":
+        return keras.optimizers.schedules.ExponentialDecay(
+            rate,
+            decay_steps=max(1, round(schedule["decay_epochs"] * steps_per_epoch)),
+            decay_rate=schedule["decay_rate"],
+        )
+    if kind == "cosine":
+        return keras.optimizers.schedules.CosineDecay(
+            rate, decay_steps=training["epochs"] * steps_per_epoch, alpha=schedule["alpha"]
+        )
+    return float(rate)  # reduce_on_plateau lowers this from a callback (app.training.options)
 
 
 def build_loss(spec: dict[str, Any]) -> keras.losses.Loss:
@@ -73,7 +115,11 @@ def build_metrics(spec: dict[str, Any]) -> list[Any]:
     return out
 
 
-def compile_model(spec: dict[str, Any]) -> keras.Model:
+def compile_model(spec: dict[str, Any], steps_per_epoch: int = 1) -> keras.Model:
     model = build_model(spec)
-    model.compile(optimizer=build_optimizer(spec), loss=build_loss(spec), metrics=build_metrics(spec))
+    model.compile(
+        optimizer=build_optimizer(spec, steps_per_epoch),
+        loss=build_loss(spec),
+        metrics=build_metrics(spec),
+    )
     return model

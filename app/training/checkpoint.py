@@ -6,11 +6,15 @@ where a full ``model.save`` costs tens: it runs after every epoch, so that matte
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from app.storage.file import fsync_dir
+from app.storage.runs import checkpoint_name
 
 if TYPE_CHECKING:  # worker-only module, but the pool imports it without TensorFlow
     import keras
@@ -22,42 +26,59 @@ def snapshot(model: keras.Model) -> list[np.ndarray]:
 
 
 def path_for(run_dir: Path, epoch: int) -> Path:
-    return run_dir / f"checkpoint-{epoch:05d}.npz"
+    return run_dir / checkpoint_name(epoch)
 
 
-def write(run_dir: Path, epoch: int, arrays: list[np.ndarray]) -> Path:
+def write(
+    run_dir: Path,
+    epoch: int,
+    arrays: list[np.ndarray],
+    state: dict[str, Any] | None = None,
+    extra: list[np.ndarray] | None = None,
+) -> Path:
+    """``state`` (JSON) and ``extra`` arrays belong to the training callbacks (early-stopping
+    counters, the best weights kept for restoring): they resume with the weights."""
     run_dir.mkdir(parents=True, exist_ok=True)
     final = path_for(run_dir, epoch)
     tmp = final.with_suffix(".tmp")
+    # Typed as Any: numpy's stub would take these names for savez's own keyword arguments.
+    named: dict[str, Any] = {f"extra_{i}": a for i, a in enumerate(extra or [])}
+    named["state"] = np.frombuffer(json.dumps(state or {}).encode(), dtype=np.uint8)
     with tmp.open("wb") as fh:
-        np.savez(fh, *arrays)
+        np.savez(fh, *arrays, **named)
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, final)
     fsync_dir(run_dir)
-    for old in run_dir.glob("checkpoint-*.npz"):
-        if old != final:
-            old.unlink(missing_ok=True)
     return final
 
 
-def restore(model: keras.Model, path: Path) -> None:
+def remove_others(run_dir: Path, epoch: int) -> None:
+    """Delete every checkpoint but ``epoch``'s: only once the run's row names ``epoch``, or a
+    crash in between would leave the row naming a deleted file."""
+    keep = path_for(run_dir, epoch)
+    for old in run_dir.glob("checkpoint-*.npz"):
+        if old != keep:
+            old.unlink(missing_ok=True)
+
+
+def restore(model: keras.Model, path: Path) -> tuple[dict[str, Any], list[np.ndarray]]:
+    """Put the weights and optimizer state back; returns the callbacks' state and arrays."""
     model.optimizer.build(model.trainable_variables)
     variables = [*model.weights, *model.optimizer.variables]
     with np.load(path) as npz:
-        arrays = [npz[f"arr_{i}"] for i in range(len(npz.files))]
+        count = sum(name.startswith("arr_") for name in npz.files)
+        arrays = [npz[f"arr_{i}"] for i in range(count)]
+        extra_count = sum(name.startswith("extra_") for name in npz.files)
+        extra = [npz[f"extra_{i}"] for i in range(extra_count)]
+        state = json.loads(npz["state"].tobytes()) if "state" in npz.files else {}
     if len(arrays) != len(variables):
-        raise ValueError(f"checkpoint {path.name} has {len(arrays)} arrays, the model {len(variables)}")
+        raise ValueError(
+            f"checkpoint {path.name} has {len(arrays)} arrays, the model {len(variables)}"
+        )
     for var, value in zip(variables, arrays, strict=True):
         var.assign(value)
-
-
-def fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    return state, extra
 
 
 def remove_all(run_dir: Path) -> None:

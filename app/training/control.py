@@ -5,6 +5,8 @@ from __future__ import annotations
 import threading
 import time
 
+from app.enums import StopReason
+
 
 class RunControl:
     """Set from the lease thread (cancel, lease lost), a signal handler (shutdown), or the
@@ -14,10 +16,10 @@ class RunControl:
         self.deadline = deadline  # time.time() after which the run is over its wall-clock cap
         self._event = threading.Event()
         self._lock = threading.Lock()
-        self.reason: str | None = None
+        self.reason: StopReason | None = None
         self.detail: str = ""
 
-    def stop(self, reason: str, detail: str = "") -> None:
+    def stop(self, reason: StopReason, detail: str = "") -> None:
         with self._lock:
             if self.reason is None:
                 self.reason, self.detail = reason, detail

@@ -13,7 +13,7 @@ import uuid
 from multiprocessing.process import BaseProcess
 
 from app.settings import Settings
-from app.training import jobs
+from app.training import registry
 from app.training.worker import WORKER_HEARTBEAT_S, worker_main
 
 log = logging.getLogger("trainserve.pool")
@@ -32,7 +32,9 @@ class WorkerPool:
         url = self.settings.resolved_database_url
         # Workers of a previous life of this host (killed with the whole service) hold leases
         # on their runs; forgetting them lets the new workers resume those runs at once.
-        jobs.forget_workers(url, jobs.dead_local_workers(url, silent_for=3 * WORKER_HEARTBEAT_S))
+        registry.forget_workers(
+            url, registry.dead_local_workers(url, silent_for=3 * WORKER_HEARTBEAT_S)
+        )
         for _ in range(self.size):
             self._spawn()
         self._monitor = threading.Thread(target=self._watch, name="pool-monitor", daemon=True)
@@ -40,8 +42,11 @@ class WorkerPool:
 
     def _spawn(self) -> None:
         worker_id = f"{socket.gethostname()}:pool{os.getpid()}:{uuid.uuid4().hex[:8]}"
-        proc = self._ctx.Process(target=worker_main, name=f"trainserve-worker-{worker_id[-8:]}",
-                                 args=(self.settings.model_dump(mode="json"), worker_id, True))
+        proc = self._ctx.Process(
+            target=worker_main,
+            name=f"trainserve-worker-{worker_id[-8:]}",
+            args=(self.settings.model_dump(mode="json"), worker_id, True),
+        )
         proc.start()
         self._procs[worker_id] = proc
         log.info("started worker %s (pid %s)", worker_id, proc.pid)
@@ -51,10 +56,14 @@ class WorkerPool:
             for worker_id, proc in list(self._procs.items()):
                 if proc.is_alive() or self._stopping.is_set():
                     continue
-                log.warning("worker %s (pid %s) died with exit code %s; restarting",
-                            worker_id, proc.pid, proc.exitcode)
+                log.warning(
+                    "worker %s (pid %s) died with exit code %s; restarting",
+                    worker_id,
+                    proc.pid,
+                    proc.exitcode,
+                )
                 del self._procs[worker_id]
-                jobs.forget_workers(self.settings.resolved_database_url, [worker_id])
+                registry.forget_workers(self.settings.resolved_database_url, [worker_id])
                 self._spawn()
 
     def stop(self, grace: float | None = None) -> None:

@@ -13,7 +13,9 @@ from app.settings import Settings
 
 @pytest.fixture
 def secured(settings: Settings) -> Iterator[TestClient]:
-    with TestClient(create_app(settings.model_copy(update={"api_key": ["old-key", "new-key"]}))) as c:
+    with TestClient(
+        create_app(settings.model_copy(update={"api_key": ["old-key", "new-key"]}))
+    ) as c:
         yield c
 
 
@@ -39,8 +41,11 @@ def test_health_routes_stay_open(secured: TestClient) -> None:
 def test_openapi_declares_the_key_so_swagger_and_postman_can_send_it(secured: TestClient) -> None:
     schema = secured.get("/openapi.json").json()
     assert schema["components"]["securitySchemes"]["APIKeyHeader"] == {
-        "type": "apiKey", "in": "header", "name": "X-API-Key",
-        "description": "required when TRAINSERVE_API_KEY is set"}
+        "type": "apiKey",
+        "in": "header",
+        "name": "X-API-Key",
+        "description": "required when TRAINSERVE_API_KEY is set",
+    }
     assert {"APIKeyHeader": []} in schema["paths"]["/v1/runs"]["post"]["security"]
 
 
@@ -53,5 +58,9 @@ def test_predictions_need_the_key_too(secured: TestClient, path: str) -> None:
     resp = secured.post(path, json={"instances": [[0] * 784]})
     assert resp.status_code == 401
     assert resp.headers["content-type"] == "application/problem+json"
-    assert secured.post(path, json={"instances": [[0] * 784]},
-                        headers={"X-API-Key": "new-key"}).status_code == 404
+    assert (
+        secured.post(
+            path, json={"instances": [[0] * 784]}, headers={"X-API-Key": "new-key"}
+        ).status_code
+        == 404
+    )

@@ -6,17 +6,27 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.conftest import BOTH_BACKENDS
-from tests.live import load_example
+from tests.fixtures.databases import BOTH_BACKENDS
+from tests.fixtures.live import load_example
 
 pytestmark = BOTH_BACKENDS
 
 ODD = ["a%00b", "%01", "x" * 300, "..%2F..%2Fetc"]
-ROUTES = [("GET", "/v1/runs/{}"), ("GET", "/v1/runs/{}/metrics"), ("GET", "/v1/runs/{}/events"),
-          ("GET", "/v1/runs/{}/model"), ("POST", "/v1/runs/{}/cancel"), ("DELETE", "/v1/runs/{}"),
-          ("POST", "/v1/runs/{}/predict"), ("GET", "/v1/models/{}"), ("DELETE", "/v1/models/{}"),
-          ("POST", "/v1/models/{}/predict"), ("GET", "/v2/models/{}"), ("GET", "/v2/models/{}/ready"),
-          ("POST", "/v2/models/{}/infer")]
+ROUTES = [
+    ("GET", "/v1/runs/{}"),
+    ("GET", "/v1/runs/{}/metrics"),
+    ("GET", "/v1/runs/{}/events"),
+    ("GET", "/v1/runs/{}/model"),
+    ("POST", "/v1/runs/{}/cancel"),
+    ("DELETE", "/v1/runs/{}"),
+    ("POST", "/v1/runs/{}/predict"),
+    ("GET", "/v1/models/{}"),
+    ("DELETE", "/v1/models/{}"),
+    ("POST", "/v1/models/{}/predict"),
+    ("GET", "/v2/models/{}"),
+    ("GET", "/v2/models/{}/ready"),
+    ("POST", "/v2/models/{}/infer"),
+]
 
 
 @pytest.mark.parametrize("odd", ODD)

@@ -20,7 +20,7 @@ from schemathesis.checks import not_a_server_error
 
 from app.db.migrations import upgrade
 from app.main import create_app
-from tests.conftest import make_settings
+from tests.fixtures.databases import make_settings
 
 
 def _fuzz_app() -> tuple[Any, Path]:
@@ -30,7 +30,9 @@ def _fuzz_app() -> tuple[Any, Path]:
     documented 503 instead of downloading 11 MB.
     """
     data_dir = Path(tempfile.mkdtemp(prefix="trainserve-fuzz-"))
-    s = make_settings(data_dir / "var", mnist_url="http://127.0.0.1:9/mnist.npz", download_timeout=1.0)
+    s = make_settings(
+        data_dir / "var", mnist_url="http://127.0.0.1:9/mnist.npz", download_timeout=1.0
+    )
     upgrade(s.resolved_database_url)
     return create_app(s), data_dir
 
@@ -55,8 +57,13 @@ def documented_statuses(case: Any) -> set[str]:
 
 
 @schema.parametrize()
-@settings(max_examples=25, deadline=None, derandomize=True, database=None,
-          suppress_health_check=list(HealthCheck))
+@settings(
+    max_examples=25,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=list(HealthCheck),
+)
 def test_no_server_errors(case: Any) -> None:
     response = case.call()
     if response.status_code == 503 and "503" in documented_statuses(case):
@@ -70,6 +77,14 @@ def test_no_server_errors(case: Any) -> None:
 def test_every_operation_is_fuzzed() -> None:
     """Guard against a schema that silently lost its routes: the fuzz above covers all of them."""
     labels = {result.ok().label for result in schema.get_all_operations()}
-    assert {"POST /v1/runs", "GET /v1/runs", "GET /v1/runs/{run_id}", "POST /v1/runs/{run_id}/cancel",
-            "DELETE /v1/runs/{run_id}", "GET /v1/datasets", "GET /v1/datasets/{name}",
-            "GET /healthz", "GET /readyz"} <= labels
+    assert {
+        "POST /v1/runs",
+        "GET /v1/runs",
+        "GET /v1/runs/{run_id}",
+        "POST /v1/runs/{run_id}/cancel",
+        "DELETE /v1/runs/{run_id}",
+        "GET /v1/datasets",
+        "GET /v1/datasets/{name}",
+        "GET /healthz",
+        "GET /readyz",
+    } <= labels

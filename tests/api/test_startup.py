@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from tests.live import ROOT
+from tests.fixtures.live import ROOT
 
 PROBE = """
 import sys
@@ -24,6 +24,11 @@ print(sorted(m for m in ("tensorflow", "keras", "sklearn") if m in sys.modules))
 
 
 def test_serving_non_ml_routes_never_imports_tensorflow(tmp_path) -> None:
-    out = subprocess.run([sys.executable, "-c", PROBE, str(tmp_path)], cwd=ROOT, check=True,
-                         capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, "-c", PROBE, str(tmp_path)],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     assert out.stdout.strip().splitlines()[-1] == "[]"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from app.training.datasets import DATA_DIR
+from app.datasets.builtin import DATA_DIR
 
 
 @pytest.fixture(scope="session")

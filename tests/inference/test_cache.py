@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from app.inference import heap
+from app.inference import gc_freeze
 from app.inference.cache import ModelCache
 
 
@@ -132,7 +132,7 @@ class _Model:
 
 
 def test_loaded_models_are_frozen_and_evicted_ones_still_freed() -> None:
-    cache = ModelCache(max_entries=1, on_change=heap.settle)
+    cache = ModelCache(max_entries=1, on_change=gc_freeze.refreeze)
     try:
         first = weakref.ref(cache.get("a", _Model))
         assert gc.get_freeze_count() > 0  # the collector no longer walks what is loaded

@@ -7,15 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from app.db.models import Run
 from app.db.session import write_session
+from app.db.tables import Run
 from app.errors import Conflict, NotFound
 from app.inference.resolve import ModelLookup, Target
 from app.runs.names import delete_name, set_name
 from app.runs.service import create_run
 from app.runs.spec import RunSpec
 from app.settings import Settings
-from tests.conftest import BOTH_BACKENDS
+from tests.fixtures.databases import BOTH_BACKENDS
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -33,7 +33,10 @@ def _run(settings: Settings, status: str, sha: str | None = "ab" * 32) -> str:
 def test_runs_and_names_resolve_to_what_the_database_says_now(settings: Settings) -> None:
     lookup = ModelLookup(settings.resolved_database_url)
     try:
-        first, second = _run(settings, "succeeded", "aa" * 32), _run(settings, "succeeded", "bb" * 32)
+        first, second = (
+            _run(settings, "succeeded", "aa" * 32),
+            _run(settings, "succeeded", "bb" * 32),
+        )
         assert lookup.by_run(first) == Target(first, "zero-vs-one", "aa" * 32)
         set_name(settings, "prod", first)
         assert lookup.by_name("prod") == Target(first, "prod", "aa" * 32)

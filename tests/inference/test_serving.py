@@ -11,7 +11,7 @@ import numpy as np
 from PIL import Image
 
 from app.inference.serving import answerable_inline
-from tests.inference.images import encode, png_with_size
+from tests.fixtures.images import encode, png_with_size
 
 
 def test_small_pixel_lists_are_answered_inline() -> None:

@@ -10,7 +10,8 @@ from app.runs.compare import spec_differences
 from app.runs.spec import RunSpec
 from app.runs.validation import check_spec
 from app.settings import Settings
-from tests.live import load_example
+from tests.fixtures.live import load_example
+from tests.fixtures.runs import finished_run
 
 
 def normalised(name: str, settings: Settings) -> dict[str, Any]:
@@ -21,15 +22,18 @@ def normalised(name: str, settings: Settings) -> dict[str, Any]:
 def test_softmax_against_logits_differs_where_the_lesson_is(settings: Settings) -> None:
     softmax, logits = normalised("digits-softmax", settings), normalised("digits-logits", settings)
     diff = {d["pointer"]: d["values"] for d in spec_differences([softmax, logits])}
-    assert diff["/model/layers/3/activation"] == ["softmax", "linear"]
+    assert diff["/model/layers/2/activation"] == ["softmax", "linear"]  # the user's numbering
     assert diff["/training/loss/from_logits"] == [False, True]
     assert "/dataset/name" not in diff and "/model/layers/0/type" not in diff
 
 
 def test_absent_keys_are_null_and_pointers_are_escaped() -> None:
     a = {"model": {"layers": [{"type": "dense"}]}, "x/y": 1, "classes": [0, 1]}
-    b = {"model": {"layers": [{"type": "dense"}, {"type": "dropout", "rate": 0.5}]},
-         "x/y": 2, "classes": [3, 8]}
+    b = {
+        "model": {"layers": [{"type": "dense"}, {"type": "dropout", "rate": 0.5}]},
+        "x/y": 2,
+        "classes": [3, 8],
+    }
     assert spec_differences([a, b]) == [
         {"pointer": "/x~1y", "values": [1, 2]},
         {"pointer": "/classes", "values": [[0, 1], [3, 8]]},  # lists of labels stay whole
@@ -75,9 +79,29 @@ def test_bad_compare_requests_are_problems(client: TestClient) -> None:
     known = _submit(client, "zero-vs-one")
     one = client.get("/v1/runs/compare", params={"ids": known})
     assert one.status_code == 422 and one.headers["content-type"] == "application/problem+json"
-    assert one.json()["errors"][0]["pointer"] == "/ids" and "?ids=" in one.json()["errors"][0]["hint"]
+    assert (
+        one.json()["errors"][0]["pointer"] == "/ids" and "?ids=" in one.json()["errors"][0]["hint"]
+    )
     assert client.get("/v1/runs/compare").status_code == 422
-    many = client.get("/v1/runs/compare", params={"ids": [known] + [f"{i:022x}" for i in range(10)]})
+    many = client.get(
+        "/v1/runs/compare", params={"ids": [known] + [f"{i:022x}" for i in range(10)]}
+    )
     assert many.status_code == 422
     unknown = client.get("/v1/runs/compare", params={"ids": [known, "nope"]})
     assert unknown.status_code == 404 and "'nope'" in unknown.json()["detail"]
+
+
+def test_a_best_run_is_named_only_among_comparable_runs(
+    client: TestClient, settings: Settings
+) -> None:
+    on_digits = load_example("zero-vs-one")
+    on_digits["dataset"]["name"] = "digits"
+    better = finished_run(settings, "zero-vs-one", losses=[0.5, 0.1])
+    worse = finished_run(settings, "zero-vs-one", losses=[0.5, 0.3])
+    elsewhere = finished_run(settings, on_digits, losses=[0.5, 0.01])
+
+    same = client.get("/v1/runs/compare", params={"ids": [worse, better]}).json()
+    assert same["best"] == {"test_accuracy": better, "test_loss": better}
+    mixed = client.get("/v1/runs/compare", params={"ids": [worse, better, elsewhere]}).json()
+    assert [w["pointer"] for w in mixed["warnings"]] == ["/dataset/name"]
+    assert mixed["best"] == {"test_accuracy": None, "test_loss": None}

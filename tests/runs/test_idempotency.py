@@ -7,8 +7,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 from fastapi.testclient import TestClient
 
-from tests.conftest import BOTH_BACKENDS
-from tests.live import LiveService, load_example
+from tests.fixtures.databases import BOTH_BACKENDS
+from tests.fixtures.live import LiveService, load_example
 
 pytestmark = BOTH_BACKENDS
 
@@ -29,14 +29,19 @@ def test_twenty_concurrent_identical_posts_create_one_run(live: Callable[..., Li
 
 
 def test_same_key_with_another_body_is_a_conflict(client: TestClient) -> None:
-    first = client.post("/v1/runs", json=load_example("zero-vs-one"), headers={"Idempotency-Key": "k1"})
+    first = client.post(
+        "/v1/runs", json=load_example("zero-vs-one"), headers={"Idempotency-Key": "k1"}
+    )
     assert first.status_code == 202
-    replay = client.post("/v1/runs", json=load_example("zero-vs-one"), headers={"Idempotency-Key": "k1"})
+    replay = client.post(
+        "/v1/runs", json=load_example("zero-vs-one"), headers={"Idempotency-Key": "k1"}
+    )
     assert replay.status_code == 200 and replay.json()["id"] == first.json()["id"]
     assert replay.headers["location"] == f"/v1/runs/{first.json()['id']}"
 
-    other = client.post("/v1/runs", json=load_example("zero-vs-one", epochs=3),
-                        headers={"Idempotency-Key": "k1"})
+    other = client.post(
+        "/v1/runs", json=load_example("zero-vs-one", epochs=3), headers={"Idempotency-Key": "k1"}
+    )
     assert other.status_code == 409
     assert other.headers["content-type"] == "application/problem+json"
     assert first.json()["id"] in other.json()["detail"]

@@ -16,13 +16,18 @@ def clean_spec() -> Spec:
     return {
         "name": "digits-clean",
         "dataset": {"name": "mnist-5k"},
-        "model": {"layers": [
-            {"type": "dense", "units": 64, "activation": "relu"},
-            {"type": "dense", "units": 32, "activation": "relu"},
-            {"type": "dense", "units": 10, "activation": "softmax"},
-        ]},
-        "training": {"optimizer": {"type": "adam", "learning_rate": 0.001},
-                     "loss": {"type": "sparse_categorical_crossentropy"}, "epochs": 3},
+        "model": {
+            "layers": [
+                {"type": "dense", "units": 64, "activation": "relu"},
+                {"type": "dense", "units": 32, "activation": "relu"},
+                {"type": "dense", "units": 10, "activation": "softmax"},
+            ]
+        },
+        "training": {
+            "optimizer": {"type": "adam", "learning_rate": 0.001},
+            "loss": {"type": "sparse_categorical_crossentropy"},
+            "epochs": 3,
+        },
     }
 
 
@@ -61,26 +66,62 @@ def test_clean_spec_has_no_warnings(client: TestClient) -> None:
     assert run["warnings"] == []
 
 
-@pytest.mark.parametrize(("spec", "pointer", "words"), [
-    pytest.param(with_changes(model__layers__0__activation="linear"),
-                 "/model/layers/0/activation", ["linear"], id="linear-hidden-layer"),
-    pytest.param(with_changes(model__layers__1__activation="sigmoid"),
-                 "/model/layers/1/activation", ["sigmoid"], id="sigmoid-hidden-layer"),
-    pytest.param(with_changes(model__layers__0__activation="softmax"),
-                 "/model/layers/0/activation", ["softmax"], id="softmax-hidden-layer"),
-    pytest.param(with_changes(model__layers__2__activation="sigmoid"),
-                 "/model/layers/2/activation", ["sum"], id="sigmoid-output-with-sparse-ce"),
-    pytest.param(with_changes(model__layers__2__activation="relu"),
-                 "/model/layers/2/activation", ["relu"], id="relu-output"),
-    pytest.param(with_changes(training__optimizer={"type": "adam", "learning_rate": 5.0}),
-                 "/training/optimizer/learning_rate", ["5"], id="learning-rate-5"),
-    pytest.param(with_changes(training__optimizer={"type": "sgd", "learning_rate": 1e-7}),
-                 "/training/optimizer/learning_rate", ["1e-07"], id="learning-rate-1e-7"),
-    pytest.param(with_changes(model__layers__2__activation="linear"),
-                 "/training/loss/from_logits", ["logits"], id="linear-output-without-from-logits"),
-])
-def test_questionable_spec_is_accepted_with_a_warning(client: TestClient, spec: Spec, pointer: str,
-                                                      words: list[str]) -> None:
+@pytest.mark.parametrize(
+    ("spec", "pointer", "words"),
+    [
+        pytest.param(
+            with_changes(model__layers__0__activation="linear"),
+            "/model/layers/0/activation",
+            ["linear"],
+            id="linear-hidden-layer",
+        ),
+        pytest.param(
+            with_changes(model__layers__1__activation="sigmoid"),
+            "/model/layers/1/activation",
+            ["sigmoid"],
+            id="sigmoid-hidden-layer",
+        ),
+        pytest.param(
+            with_changes(model__layers__0__activation="softmax"),
+            "/model/layers/0/activation",
+            ["softmax"],
+            id="softmax-hidden-layer",
+        ),
+        pytest.param(
+            with_changes(model__layers__2__activation="sigmoid"),
+            "/model/layers/2/activation",
+            ["sum"],
+            id="sigmoid-output-with-sparse-ce",
+        ),
+        pytest.param(
+            with_changes(model__layers__2__activation="relu"),
+            "/model/layers/2/activation",
+            ["relu"],
+            id="relu-output",
+        ),
+        pytest.param(
+            with_changes(training__optimizer={"type": "adam", "learning_rate": 5.0}),
+            "/training/optimizer/learning_rate",
+            ["5"],
+            id="learning-rate-5",
+        ),
+        pytest.param(
+            with_changes(training__optimizer={"type": "sgd", "learning_rate": 1e-7}),
+            "/training/optimizer/learning_rate",
+            ["1e-07"],
+            id="learning-rate-1e-7",
+        ),
+        pytest.param(
+            with_changes(model__layers__2__activation="linear"),
+            "/training/loss/from_logits",
+            ["logits"],
+            id="linear-output-without-from-logits",
+        ),
+    ],
+)
+def test_questionable_spec_is_accepted_with_a_warning(
+    client: TestClient, spec: Spec, pointer: str, words: list[str]
+) -> None:
     run = accept(client, spec)
     w = warning_at(run, pointer)
     for word in words:
@@ -91,8 +132,10 @@ def test_questionable_spec_is_accepted_with_a_warning(client: TestClient, spec: 
 
 
 def test_hints_say_what_to_use_instead(client: TestClient) -> None:
-    run = accept(client, with_changes(model__layers__0__activation="sigmoid",
-                                      model__layers__1__activation="linear"))
+    run = accept(
+        client,
+        with_changes(model__layers__0__activation="sigmoid", model__layers__1__activation="linear"),
+    )
     assert "relu" in warning_at(run, "/model/layers/0/activation")["hint"]
     assert "relu" in warning_at(run, "/model/layers/1/activation")["hint"]
     assert "collapse" in warning_at(run, "/model/layers/1/activation")["message"]
@@ -102,9 +145,13 @@ def test_hints_say_what_to_use_instead(client: TestClient) -> None:
 
 
 def test_linear_output_with_from_logits_is_clean(client: TestClient) -> None:
-    run = accept(client, with_changes(model__layers__2__activation="linear",
-                                      training__loss={"type": "sparse_categorical_crossentropy",
-                                                      "from_logits": True}))
+    run = accept(
+        client,
+        with_changes(
+            model__layers__2__activation="linear",
+            training__loss={"type": "sparse_categorical_crossentropy", "from_logits": True},
+        ),
+    )
     assert run["warnings"] == []
 
 
@@ -115,27 +162,37 @@ def test_usual_learning_rates_do_not_warn(client: TestClient) -> None:
 
 
 def test_every_warning_in_one_answer(client: TestClient) -> None:
-    spec = with_changes(model__layers__0__activation="linear", model__layers__1__activation="sigmoid",
-                        model__layers__2__activation="sigmoid",
-                        training__optimizer={"type": "adam", "learning_rate": 5.0})
+    spec = with_changes(
+        model__layers__0__activation="linear",
+        model__layers__1__activation="sigmoid",
+        model__layers__2__activation="sigmoid",
+        training__optimizer={"type": "adam", "learning_rate": 5.0},
+    )
     run = accept(client, spec)
     assert {w["pointer"] for w in run["warnings"]} == {
-        "/model/layers/0/activation", "/model/layers/1/activation", "/model/layers/2/activation",
-        "/training/optimizer/learning_rate"}
+        "/model/layers/0/activation",
+        "/model/layers/1/activation",
+        "/model/layers/2/activation",
+        "/training/optimizer/learning_rate",
+    }
 
 
 def test_normalised_spec_shows_the_flatten_and_input_shape(client: TestClient) -> None:
     run = accept(client, with_changes(model__layers__1__activation="sigmoid"))
     model = run["spec"]["model"]
     assert model["input_shape"] == [28, 28]
-    assert model["layers"][0] == {"type": "flatten"}
-    assert [layer["type"] for layer in model["layers"]] == ["flatten", "dense", "dense", "dense"]
-    assert [layer.get("units") for layer in model["layers"]] == [None, 64, 32, 10]
+    # The flatten in front of the dense layers is shown apart, so layer numbers stay the
+    # user's: /model/layers/1 is the same layer in the request, the warnings and the spec.
+    assert model["flatten_input"] is True
+    assert [layer["type"] for layer in model["layers"]] == ["dense", "dense", "dense"]
+    assert [layer.get("units") for layer in model["layers"]] == [64, 32, 10]
+    assert model["layers"][1]["activation"] == "sigmoid"
     # Defaults are filled in, so the stored spec is exactly what the worker trains.
     assert run["spec"]["dataset"]["classes"] == list(range(10))
-    assert run["spec"]["training"]["loss"] == {"type": "sparse_categorical_crossentropy",
-                                               "from_logits": False}
-    # Warning pointers still use the user's layer indices (1), not the normalised one (2).
+    assert run["spec"]["training"]["loss"] == {
+        "type": "sparse_categorical_crossentropy",
+        "from_logits": False,
+    }
     assert [w["pointer"] for w in run["warnings"]] == ["/model/layers/1/activation"]
     assert client.get(f"/v1/runs/{run['id']}").json()["spec"] == run["spec"]
 
@@ -143,16 +200,23 @@ def test_normalised_spec_shows_the_flatten_and_input_shape(client: TestClient) -
 def test_conv_model_is_not_flattened_in_front(client: TestClient) -> None:
     spec = {
         "dataset": {"name": "digits", "classes": [3, 8]},
-        "model": {"layers": [
-            {"type": "conv2d", "filters": 4, "kernel_size": 3, "activation": "linear"},
-            {"type": "flatten"},
-            {"type": "dense", "units": 1, "activation": "sigmoid"},
-        ]},
+        "model": {
+            "layers": [
+                {"type": "conv2d", "filters": 4, "kernel_size": 3, "activation": "linear"},
+                {"type": "flatten"},
+                {"type": "dense", "units": 1, "activation": "sigmoid"},
+            ]
+        },
         "training": {"loss": "binary_crossentropy", "epochs": 1},
     }
     run = accept(client, spec)
     assert run["spec"]["model"]["input_shape"] == [8, 8]
-    assert [layer["type"] for layer in run["spec"]["model"]["layers"]] == ["conv2d", "flatten", "dense"]
+    assert run["spec"]["model"]["flatten_input"] is False
+    assert [layer["type"] for layer in run["spec"]["model"]["layers"]] == [
+        "conv2d",
+        "flatten",
+        "dense",
+    ]
     assert [w["pointer"] for w in run["warnings"]] == ["/model/layers/0/activation"]
 
 
@@ -161,17 +225,31 @@ def test_seed_spec_from_the_docs_is_accepted_with_sigmoid_warnings(client: TestC
     spec = {
         "name": "zero-vs-one",
         "dataset": {"name": "mnist-5k", "classes": [0, 1], "test_fraction": 0.2},
-        "model": {"layers": [
-            {"type": "dense", "units": 25, "activation": "sigmoid"},
-            {"type": "dense", "units": 15, "activation": "sigmoid"},
-            {"type": "dense", "units": 1, "activation": "sigmoid"},
-        ]},
-        "training": {"optimizer": {"type": "adam", "learning_rate": 0.001},
-                     "loss": {"type": "binary_crossentropy"}, "metrics": ["accuracy"],
-                     "epochs": 20, "batch_size": 32, "validation_split": 0.1, "seed": 42},
+        "model": {
+            "layers": [
+                {"type": "dense", "units": 25, "activation": "sigmoid"},
+                {"type": "dense", "units": 15, "activation": "sigmoid"},
+                {"type": "dense", "units": 1, "activation": "sigmoid"},
+            ]
+        },
+        "training": {
+            "optimizer": {"type": "adam", "learning_rate": 0.001},
+            "loss": {"type": "binary_crossentropy"},
+            "metrics": ["accuracy"],
+            "epochs": 20,
+            "batch_size": 32,
+            "validation_split": 0.1,
+            "seed": 42,
+        },
     }
     run = accept(client, spec)
     assert run["name"] == "zero-vs-one"
-    assert {w["pointer"] for w in run["warnings"]} == {"/model/layers/0/activation",
-                                                       "/model/layers/1/activation"}
-    assert run["spec"]["model"]["layers"][0] == {"type": "flatten"}
+    assert {w["pointer"] for w in run["warnings"]} == {
+        "/model/layers/0/activation",
+        "/model/layers/1/activation",
+    }
+    assert run["spec"]["model"]["flatten_input"] is True
+    # The client's layers, in the client's numbering, with defaults filled in (e.g. l2).
+    echoed = run["spec"]["model"]["layers"]
+    sent = spec["model"]["layers"]
+    assert [{k: e[k] for k in s} for e, s in zip(echoed, sent, strict=True)] == sent

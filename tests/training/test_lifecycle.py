@@ -6,14 +6,15 @@ from collections.abc import Callable
 
 import pytest
 
-from tests.conftest import BOTH_BACKENDS
-from tests.live import LiveService, load_example
+from tests.fixtures.databases import BOTH_BACKENDS
+from tests.fixtures.live import LiveService, load_example
 
-pytestmark = [pytest.mark.slow, BOTH_BACKENDS]
+pytestmark = pytest.mark.slow
 
 LONG = {"epochs": 300}  # far longer than any test waits: it ends only when stopped
 
 
+@BOTH_BACKENDS
 def test_cancel_queued_and_running_runs_then_delete(live: Callable[..., LiveService]) -> None:
     svc = live(workers=1)
     running = svc.submit(load_example("digits-relu", **LONG))["id"]
@@ -46,6 +47,7 @@ def test_one_worker_runs_jobs_in_order(live: Callable[..., LiveService]) -> None
     assert a["finished_at"] <= b["started_at"]
 
 
+@BOTH_BACKENDS
 def test_two_workers_train_two_runs_at_once(live: Callable[..., LiveService]) -> None:
     svc = live(workers=2)
     first, second = (svc.submit(load_example("digits-relu", epochs=4))["id"] for _ in range(2))

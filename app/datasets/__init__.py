@@ -1,0 +1,2 @@
+"""Datasets: the catalog (built-ins and uploaded versions), upload formats, storage, the
+service, and the loaders workers train on."""

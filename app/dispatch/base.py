@@ -1,0 +1,28 @@
+"""How a queued run reaches a worker: one small interface, chosen by ``TRAINSERVE_QUEUE``.
+
+The run row is the single source of truth in every backend. A backend only *tells*
+workers that a run is waiting; whatever it loses (a message dropped by a restarted broker,
+one held by a worker that died) the database still knows, and ``redispatch`` sends again.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+
+
+class Dispatcher(ABC):
+    name: str
+
+    @abstractmethod
+    def notify(self, run_id: str, queue: str) -> None:
+        """Tell workers of ``queue`` that the committed run ``run_id`` waits. Never raises:
+        a run that could not be announced now is announced by ``redispatch`` later."""
+
+    @abstractmethod
+    def redispatch(self) -> int:
+        """Announce queued runs whose announcement never reached, or was lost by, the
+        backend; returns how many were sent. Safe to call from many processes at once."""
+
+    @abstractmethod
+    def problem(self) -> str | None:
+        """Why the backend cannot take runs now (for /readyz), or None."""

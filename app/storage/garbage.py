@@ -1,0 +1,111 @@
+"""The sweep: delete stored objects that no database row names.
+
+Writers put an object first and commit the row that names it second (see
+``app.storage.runs``), so a crash in between, a worker that lost its lease, a deleted run
+whose objects could not be removed, or a checkpoint superseded by the next one leave
+objects nobody will read. The sweep lists the store, reads which keys the rows name, and
+deletes the rest, but only objects older than a grace period: a young unnamed object may be
+an upload whose row is about to be committed.
+
+The listing comes before the rows are read: an object listed and committed meanwhile is
+named by the rows we read; one listed but not yet committed is young (the write-to-commit
+window is seconds, the grace period an hour).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+
+from app.db.session import read_session
+from app.db.tables import Dataset, Run
+from app.enums import ACTIVE, RunStatus
+from app.storage.runs import artifact_key, checkpoint_name, is_embedded, key_of
+
+if TYPE_CHECKING:
+    from app.settings import Settings
+    from app.storage.base import StoredObject
+
+log = logging.getLogger("trainserve.storage")
+
+# What the sweep looks at: runs' objects and uploaded datasets. Everything else under a
+# file store's root (the database, caches, staging) is not the sweep's business.
+PREFIXES = ("runs/", "datasets/uploads/")
+# Model files by format, as in app.training.artifacts (not imported: TensorFlow-free here).
+_FILES = {"keras": "model.keras", "onnx": "model.onnx", "tflite": "model.tflite"}
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    garbage: list[StoredObject]  # deleted (or, in a dry run, that would be)
+    kept: int  # objects looked at and kept: named by a row, or young
+
+
+def collect_garbage(settings: Settings, grace_seconds: float, dry_run: bool = False) -> SweepResult:
+    """Delete (unless ``dry_run``) every object under PREFIXES that no row names and that is
+    older than ``grace_seconds``. Raises StoreError when the store cannot be listed."""
+    from app.storage import store_for
+
+    store = store_for(settings)
+    cutoff = datetime.now(UTC) - timedelta(seconds=grace_seconds)
+    listed = [obj for prefix in PREFIXES for obj in store.list(prefix)]
+    named = referenced_keys(settings)
+    garbage = [o for o in listed if _stem(o.key) not in named and o.modified < cutoff]
+    if not dry_run:
+        for obj in garbage:
+            store.delete(obj.key)
+        if garbage:
+            log.info("sweep: deleted %d unreferenced objects from %s", len(garbage), store.location)
+    return SweepResult(garbage, len(listed) - len(garbage))
+
+
+def _stem(key: str) -> str:
+    """A dataset's row names its ``.npz``; files beside it (the ``.png`` preview) share the
+    stem and live as long as it does. Run keys are compared whole."""
+    if key.startswith("datasets/"):
+        return key.rsplit(".", 1)[0]
+    return key
+
+
+def referenced_keys(settings: Settings) -> set[str]:
+    """Every key a row names now (datasets: by stem): finished models and exports, the
+    checkpoint an active run resumes from, uploaded datasets with their previews."""
+    embedded = is_embedded(settings)
+    with read_session(settings.resolved_database_url) as s:
+        runs = s.execute(
+            select(Run.id, Run.status, Run.checkpoint_epoch, Run.artifact_sha256, Run.exports)
+        ).all()
+        datasets = set(s.scalars(select(Dataset.storage_key)))
+    keys = {_stem(key) for key in datasets}
+    for run_id, status, checkpoint_epoch, sha256, exports in runs:
+        keys.update(_run_keys(run_id, status, checkpoint_epoch, sha256, exports or {}, embedded))
+    return keys
+
+
+def _run_keys(
+    run_id: str,
+    status: RunStatus,
+    checkpoint_epoch: int,
+    sha256: str | None,
+    exports: dict[str, Any],
+    embedded: bool,
+) -> list[str]:
+    keys = []
+    if status in ACTIVE and checkpoint_epoch > 0:
+        # Finished runs never resume: their checkpoints are garbage (the model supersedes).
+        keys.append(key_of(run_id, checkpoint_name(checkpoint_epoch)))
+    if status != RunStatus.SUCCEEDED or not sha256:
+        return keys
+    files = [("keras", sha256)]
+    for fmt, export in exports.items():
+        if isinstance(export, dict) and export.get("status") == "available":
+            files.append((fmt, str(export.get("sha256") or "")))
+    for fmt, digest in files:
+        name = _FILES.get(fmt)
+        if name is not None and digest:
+            keys.append(key_of(run_id, name) if embedded else artifact_key(run_id, name, digest))
+    return keys

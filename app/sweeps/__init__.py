@@ -1,0 +1,1 @@
+"""Sweeps: searches over a base run spec whose trials are ordinary runs."""
