@@ -42,17 +42,16 @@ def serve(
     """Start the API and a supervised pool of training workers."""
     import uvicorn
 
+    from app.dispatch import dispatcher_for
     from app.logs import configure_logging
     from app.main import create_app
     from app.server import AnnouncingServer
     from app.training.pool import WorkerPool
 
     settings = get_settings()
-    if workers is not None:
-        settings = settings.model_copy(update={"workers": workers})
-    if settings.queue == "celery":
-        # Runs go to Celery workers (`trainserve worker` on any machine), not a local pool.
-        settings = settings.model_copy(update={"workers": 0})
+    requested = settings.workers if workers is None else workers
+    pool_size = dispatcher_for(settings).local_pool_size(requested)
+    settings = settings.model_copy(update={"workers": pool_size})
     configure_logging(background=True)
     app = create_app(settings)
     pool = WorkerPool(settings)
@@ -87,15 +86,10 @@ def worker(
     With TRAINSERVE_QUEUE=celery it is a Celery worker on TRAINSERVE_WORKER_QUEUES (default:
     all of TRAINSERVE_QUEUES); otherwise one process polling the database.
     """
+    from app.dispatch import dispatcher_for
+
     settings = get_settings()
-    if settings.queue == "celery":
-        from app.training.celery_worker import run_worker
-
-        run_worker(settings, concurrency)
-        return
-    from app.training.worker import worker_main
-
-    worker_main(settings.model_dump(mode="json"))
+    dispatcher_for(settings).run_worker(settings, concurrency)
 
 
 @cli.command()

@@ -48,11 +48,7 @@ def workers_problem(settings: Settings) -> str | None:
         )
     if live:
         return None
-    start = (
-        "`trainserve worker` (a Celery worker) on any machine"
-        if settings.queue == "celery"
-        else "`trainserve worker` or TRAINSERVE_WORKERS >= 1"
-    )
+    start = dispatcher_for(settings).start_worker_hint
     return (
         f"no worker has sent a heartbeat in the last {settings.worker_stale_seconds:g} s; "
         f"start one with {start}"

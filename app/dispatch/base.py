@@ -7,11 +7,30 @@ one held by a worker that died) the database still knows, and ``redispatch`` sen
 
 from __future__ import annotations
 
+import importlib
 from abc import ABC, abstractmethod
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from app.settings import Settings
 
 
 class Dispatcher(ABC):
     name: str
+    #: How an operator starts a worker for this backend (the /readyz hint).
+    start_worker_hint: str
+    #: ``module:function(settings, concurrency)`` that runs one worker until it is stopped.
+    #: Named, not imported: workers live in app.training, a layer above dispatch.
+    worker_entry: str
+
+    @abstractmethod
+    def local_pool_size(self, requested: int) -> int:
+        """How many polling worker processes ``serve`` starts beside the API."""
+
+    def run_worker(self, settings: Settings, concurrency: int) -> None:
+        """Block running one worker of this backend (`trainserve worker`)."""
+        module, _, function = self.worker_entry.partition(":")
+        getattr(importlib.import_module(module), function)(settings, concurrency)
 
     @abstractmethod
     def notify(self, run_id: str, queue: str) -> None:

@@ -16,6 +16,8 @@ log = logging.getLogger("trainserve.dispatch")
 
 class CeleryDispatcher(Dispatcher):
     name = "celery"
+    start_worker_hint = "`trainserve worker` (a Celery worker) on any machine"
+    worker_entry = "app.training.celery_worker:run_worker"
 
     def __init__(
         self, broker_url: str, database_url: str, queues: list[str], redispatch_seconds: float
@@ -23,6 +25,9 @@ class CeleryDispatcher(Dispatcher):
         self.app = make_celery(broker_url)
         self.url, self.queues, self.redispatch_seconds = database_url, queues, redispatch_seconds
         self._lock = threading.Lock()  # one redispatch at a time per process
+
+    def local_pool_size(self, requested: int) -> int:
+        return 0  # runs go to Celery workers (`trainserve worker` on any machine)
 
     @property
     def broker(self) -> str:

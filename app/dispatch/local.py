@@ -7,6 +7,11 @@ from app.dispatch.base import Dispatcher
 
 class LocalDispatcher(Dispatcher):
     name = "local"
+    start_worker_hint = "`trainserve worker` or TRAINSERVE_WORKERS >= 1"
+    worker_entry = "app.training.worker:run_polling_worker"
+
+    def local_pool_size(self, requested: int) -> int:
+        return requested
 
     def notify(self, run_id: str, queue: str) -> None:
         return None  # the next poll of an idle worker finds it

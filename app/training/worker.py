@@ -317,6 +317,12 @@ class Worker:
                 return
 
 
+def run_polling_worker(settings: Settings, concurrency: int = 1) -> None:
+    """`trainserve worker` with the local queue: one process polling the database
+    (``concurrency`` is the Celery pool's option; one poller trains one run at a time)."""
+    worker_main(settings.model_dump(mode="json"))
+
+
 def worker_main(
     settings_data: dict[str, Any], worker_id: str | None = None, pooled: bool = False
 ) -> None:
