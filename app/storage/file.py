@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import os
 import shutil
 import uuid
@@ -10,9 +9,8 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
+from app.storage.atomic import TMP_MARK, atomic_file
 from app.storage.base import ArtifactStore, ObjectMissing, StoredObject, StoreError, check_key
-
-TMP_MARK = ".tmp-"  # in-progress writes; listed so a sweep can remove ones a crash left
 
 
 class FileStore(ArtifactStore):
@@ -24,15 +22,12 @@ class FileStore(ArtifactStore):
         return self.root / check_key(key)
 
     def put_bytes(self, key: str, data: bytes) -> None:
-        with self._atomic(key) as fh:
+        with atomic_file(self._path(key)) as fh:
             fh.write(data)
 
     def put_file(self, key: str, path: Path) -> None:
-        with self._atomic(key) as fh, path.open("rb") as src:
+        with atomic_file(self._path(key)) as fh, path.open("rb") as src:
             shutil.copyfileobj(src, fh, 1 << 20)
-
-    def _atomic(self, key: str) -> _AtomicWrite:
-        return _AtomicWrite(self._path(key))
 
     def get_bytes(self, key: str) -> bytes:
         try:
@@ -44,7 +39,7 @@ class FileStore(ArtifactStore):
         src = self._path(key)
         if not src.exists():
             raise ObjectMissing(key)
-        with _AtomicWrite(dest) as fh, src.open("rb") as fin:
+        with atomic_file(dest) as fh, src.open("rb") as fin:
             shutil.copyfileobj(fin, fh, 1 << 20)
 
     def local_path(self, key: str, cache_dir: Path) -> Path:
@@ -92,39 +87,3 @@ class FileStore(ArtifactStore):
             probe.unlink()
         except OSError as exc:
             raise StoreError(self.location, f"{type(exc).__name__}: {exc}") from exc
-
-
-class _AtomicWrite:
-    """A temporary file beside ``final``, fsynced and renamed over it on success."""
-
-    def __init__(self, final: Path) -> None:
-        self.final = final
-        self.tmp = final.with_name(f"{final.name}{TMP_MARK}{uuid.uuid4().hex[:12]}")
-
-    def __enter__(self) -> io.BufferedWriter:
-        self.final.parent.mkdir(parents=True, exist_ok=True)
-        self.fh = self.tmp.open("wb")
-        return self.fh
-
-    def __exit__(self, exc_type: object, *_: object) -> None:
-        try:
-            if exc_type is None:
-                self.fh.flush()
-                os.fsync(self.fh.fileno())
-        finally:
-            self.fh.close()
-        if exc_type is not None:
-            self.tmp.unlink(missing_ok=True)
-            return
-        os.replace(self.tmp, self.final)
-        fsync_dir(self.final.parent)
-
-
-def fsync_dir(path: Path) -> None:
-    """Make a rename or a new file in ``path`` survive a power cut (POSIX needs the directory
-    synced too)."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

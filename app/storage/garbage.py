@@ -3,7 +3,8 @@
 Writers put an object first and commit the row that names it second (see
 ``app.storage.runs``), so a crash in between, a worker that lost its lease, a deleted run
 whose objects could not be removed, or a checkpoint superseded by the next one leave
-objects nobody will read. The sweep lists the store, reads which keys the rows name, and
+objects nobody will read; so does a write a crash interrupted under a file store's root
+(its one temporary name, ``app.storage.atomic.TMP_MARK``, is a key no row names). The sweep lists the store, reads which keys the rows name, and
 deletes the rest, but only objects older than a grace period: a young unnamed object may be
 an upload whose row is about to be committed.
 

@@ -9,11 +9,11 @@ roles); ``TRAINSERVE_S3_ENDPOINT_URL`` points at a non-AWS server.
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
+from app.storage.atomic import atomic_path
 from app.storage.base import ArtifactStore, ObjectMissing, StoredObject, StoreError, check_key
 
 T = TypeVar("T")
@@ -78,16 +78,8 @@ class S3Store(ArtifactStore):
 
     def download(self, key: str, dest: Path) -> None:
         full = self._key(key)
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        tmp = dest.with_name(f"{dest.name}.tmp-{uuid.uuid4().hex[:12]}")
-        try:
-            self._call(
-                lambda: self._client.download_file(self.bucket, full, str(tmp)),
-                key,
-            )
-            os.replace(tmp, dest)
-        finally:
-            tmp.unlink(missing_ok=True)
+        with atomic_path(dest) as tmp:
+            self._call(lambda: self._client.download_file(self.bucket, full, str(tmp)), key)
 
     def exists(self, key: str) -> bool:
         full = self._key(key)

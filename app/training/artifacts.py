@@ -7,12 +7,11 @@ through ``write_atomically``, so a reader sees each file either absent or comple
 from __future__ import annotations
 
 import hashlib
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from app.storage.file import fsync_dir
+from app.storage.atomic import atomic_path
 
 if TYPE_CHECKING:  # the API imports MODEL_FILE from here and must not load TensorFlow
     import keras
@@ -30,21 +29,13 @@ def save_model(model: keras.Model, run_dir: Path) -> tuple[str, int]:
 def write_atomically(run_dir: Path, name: str, write: Callable[[Path], object]) -> tuple[str, int]:
     """Let ``write`` produce the file at a temporary path, then move it to ``name``.
 
-    Returns (sha256, bytes). The temporary file keeps the final suffix because the Keras
-    writers insist on it; it is removed when ``write`` fails.
+    Returns (sha256, bytes). The temporary file (``app.storage.atomic``'s one mark) keeps
+    the final suffix because the Keras writers insist on it; it is removed when ``write``
+    fails.
     """
-    run_dir.mkdir(parents=True, exist_ok=True)
-    final = run_dir / name
-    tmp = run_dir / f".partial-{os.getpid()}-{name}"
-    try:
+    with atomic_path(run_dir / name) as tmp:
         write(tmp)
-        with tmp.open("rb+") as fh:
-            os.fsync(fh.fileno())
         digest, size = file_sha256(tmp), tmp.stat().st_size
-        os.replace(tmp, final)
-    finally:
-        tmp.unlink(missing_ok=True)
-    fsync_dir(run_dir)
     return digest, size
 
 

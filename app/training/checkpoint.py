@@ -7,13 +7,12 @@ where a full ``model.save`` costs tens: it runs after every epoch, so that matte
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from app.storage.file import fsync_dir
+from app.storage.atomic import atomic_file
 from app.storage.runs import checkpoint_name
 
 if TYPE_CHECKING:  # worker-only module, but the pool imports it without TensorFlow
@@ -38,18 +37,12 @@ def write(
 ) -> Path:
     """``state`` (JSON) and ``extra`` arrays belong to the training callbacks (early-stopping
     counters, the best weights kept for restoring): they resume with the weights."""
-    run_dir.mkdir(parents=True, exist_ok=True)
     final = path_for(run_dir, epoch)
-    tmp = final.with_suffix(".tmp")
     # Typed as Any: numpy's stub would take these names for savez's own keyword arguments.
     named: dict[str, Any] = {f"extra_{i}": a for i, a in enumerate(extra or [])}
     named["state"] = np.frombuffer(json.dumps(state or {}).encode(), dtype=np.uint8)
-    with tmp.open("wb") as fh:
+    with atomic_file(final) as fh:
         np.savez(fh, *arrays, **named)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, final)
-    fsync_dir(run_dir)
     return final
 
 
