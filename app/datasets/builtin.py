@@ -56,13 +56,8 @@ def ensure_available(name: str, data_dir: Path, url: str, timeout: float) -> Non
 
 def load_raw(name: str, data_dir: Path) -> tuple[np.ndarray, np.ndarray]:
     """All images (N, H, W, raw pixel scale) and labels of a built-in dataset."""
-    if name == "digits":
-        from sklearn.datasets import load_digits
-
-        bunch = load_digits()
-        return bunch.images.astype(np.float32), bunch.target.astype(np.int64)
-    if name == "mnist-5k":
-        with np.load(DATA_DIR / "mnist-5k.npz") as npz:
+    if name in ("digits", "mnist-5k"):  # shipped: see data/README.md
+        with np.load(DATA_DIR / f"{name}.npz") as npz:
             return npz["images"], npz["labels"].astype(np.int64)
     if name == "mnist":
         with np.load(mnist_cache_path(data_dir)) as npz:
