@@ -25,7 +25,7 @@ from sqlalchemy import select
 from app.db.session import read_session
 from app.db.tables import Dataset, Run
 from app.enums import ACTIVE, RunStatus
-from app.storage.runs import artifact_key, checkpoint_name, is_embedded, key_of
+from app.storage.runs import checkpoint_name, key_of, model_keys
 
 if TYPE_CHECKING:
     from app.settings import Settings
@@ -75,7 +75,6 @@ def _stem(key: str) -> str:
 def referenced_keys(settings: Settings) -> set[str]:
     """Every key a row names now (datasets: by stem): finished models and exports, the
     checkpoint an active run resumes from, uploaded datasets with their previews."""
-    embedded = is_embedded(settings)
     with read_session(settings.resolved_database_url) as s:
         runs = s.execute(
             select(Run.id, Run.status, Run.checkpoint_epoch, Run.artifact_sha256, Run.exports)
@@ -83,7 +82,7 @@ def referenced_keys(settings: Settings) -> set[str]:
         datasets = set(s.scalars(select(Dataset.storage_key)))
     keys = {_stem(key) for key in datasets}
     for run_id, status, checkpoint_epoch, sha256, exports in runs:
-        keys.update(_run_keys(run_id, status, checkpoint_epoch, sha256, exports or {}, embedded))
+        keys.update(_run_keys(run_id, status, checkpoint_epoch, sha256, exports or {}))
     return keys
 
 
@@ -93,7 +92,6 @@ def _run_keys(
     checkpoint_epoch: int,
     sha256: str | None,
     exports: dict[str, Any],
-    embedded: bool,
 ) -> list[str]:
     keys = []
     if status in ACTIVE and checkpoint_epoch > 0:
@@ -108,5 +106,5 @@ def _run_keys(
     for fmt, digest in files:
         name = _FILES.get(fmt)
         if name is not None and digest:
-            keys.append(key_of(run_id, name) if embedded else artifact_key(run_id, name, digest))
+            keys.extend(model_keys(run_id, name, digest))  # whichever of the two it is under
     return keys

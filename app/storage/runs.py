@@ -14,7 +14,9 @@ names it is committed: the row stays the commit point. Keys say which row names 
 
 Objects no row names are garbage for ``app.storage.garbage``. With the default store (files
 under the data dir) publishing and fetching are no-ops: the embedded mode reads and writes
-exactly the files it always did, under their plain names, each renamed into place.
+exactly the files it always did, under their plain names, each renamed into place. So a
+finished run's file is looked up under its content-addressed key first and its plain name
+second (``model_keys``), in every store: one lookup, and data dirs of every version serve.
 """
 
 from __future__ import annotations
@@ -55,9 +57,12 @@ def artifact_key(run_id: str, name: str, sha256: str) -> str:
     return key_of(run_id, f"{stem}-{sha256}{dot}{suffix}")
 
 
-def is_embedded(settings: Settings) -> bool:
-    """True when the store is the data dir itself (files keep their plain names)."""
-    return _store(settings) is None
+def model_keys(run_id: str, name: str, sha256: str) -> tuple[str, str]:
+    """Where a finished run's file can be, in lookup order: its content-addressed key (as
+    published to a store other than the data dir), then its plain name (as the embedded
+    mode writes it in place). Renaming the embedded files instead would change a layout
+    users know and still leave every existing data dir under the plain names."""
+    return artifact_key(run_id, name, sha256), key_of(run_id, name)
 
 
 def publish(settings: Settings, run_id: str, path: Path) -> None:
@@ -108,18 +113,15 @@ def fetch_missing(settings: Settings, run_id: str, path: Path) -> None:
 
 
 def local_file(settings: Settings, run_id: str, name: str, sha256: str) -> Path:
-    """A local copy of a finished run's file, keyed by its sha256 in the cache (so a file
-    replaced in the store is never served from a stale copy). ObjectMissing if none."""
-    store = _store(settings)
-    if store is None:
-        path = settings.runs_dir / run_id / name
-        if not path.exists():
-            raise ObjectMissing(key_of(run_id, name))
-        return path
-    cached = settings.cache_dir / "runs" / run_id / f"{sha256[:16]}-{name}"
-    if not cached.exists():
-        store.download(artifact_key(run_id, name, sha256), cached)
-    return cached
+    """A local path of a finished run's file: the file itself in a file store, else a copy
+    in the cache under its content-addressed key (never stale). ObjectMissing if none."""
+    from app.storage import store_for
+
+    store = store_for(settings)
+    for key in model_keys(run_id, name, sha256):
+        with contextlib.suppress(ObjectMissing):
+            return store.local_path(key, settings.cache_dir)
+    raise ObjectMissing(artifact_key(run_id, name, sha256))
 
 
 def delete_run(settings: Settings, run_id: str) -> None:

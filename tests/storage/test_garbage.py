@@ -20,7 +20,7 @@ from app.runs.service import create_run, delete_run
 from app.settings import Settings
 from app.storage import store_for
 from app.storage.garbage import collect_garbage
-from app.storage.runs import artifact_key, is_embedded, key_of, publish, publish_artifact
+from app.storage.runs import key_of, model_keys, publish, publish_artifact
 from app.training import checkpoint, registry
 from app.training.worker import Worker
 from tests.fixtures.live import ROOT, load_example
@@ -61,7 +61,7 @@ def write_model(settings: Settings, run_id: str, name: str, content: bytes) -> t
     path.write_bytes(content)
     sha = hashlib.sha256(content).hexdigest()
     publish_artifact(settings, run_id, path, sha)
-    key = key_of(run_id, name) if is_embedded(settings) else artifact_key(run_id, name, sha)
+    (key,) = [k for k in model_keys(run_id, name, sha) if store_for(settings).exists(k)]
     return key, sha
 
 
