@@ -11,11 +11,19 @@ an upload whose row is about to be committed.
 The listing comes before the rows are read: an object listed and committed meanwhile is
 named by the rows we read; one listed but not yet committed is young (the write-to-commit
 window is seconds, the grace period an hour).
+
+Checkpoint keys are named by epoch, so one key can be written twice: by an attempt that
+lost its lease (and never committed it) and, later, by the attempt that took the run over.
+An old leftover at an epoch past the row's may be overwritten and committed between our
+read of the rows and our delete, which would leave the row naming a deleted checkpoint: so
+an active run's checkpoints past its row's epoch are kept until the run ends, when every
+checkpoint of it is garbage.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -38,6 +46,7 @@ log = logging.getLogger("trainserve.storage")
 PREFIXES = ("runs/", "datasets/uploads/")
 # Model files by format, as in app.training.artifacts (not imported: TensorFlow-free here).
 _FILES = {"keras": "model.keras", "onnx": "model.onnx", "tflite": "model.tflite"}
+_CHECKPOINT = re.compile(r"^runs/([^/]+)/checkpoint-(\d+)\.npz$")
 
 
 @dataclass(frozen=True)
@@ -54,8 +63,14 @@ def collect_garbage(settings: Settings, grace_seconds: float, dry_run: bool = Fa
     store = store_for(settings)
     cutoff = datetime.now(UTC) - timedelta(seconds=grace_seconds)
     listed = [obj for prefix in PREFIXES for obj in store.list(prefix)]
-    named = referenced_keys(settings)
-    garbage = [o for o in listed if _stem(o.key) not in named and o.modified < cutoff]
+    named, resuming = _named_by_rows(settings)
+    garbage = [
+        o
+        for o in listed
+        if _stem(o.key) not in named
+        and o.modified < cutoff
+        and not _ahead_of_its_row(o.key, resuming)
+    ]
     if not dry_run:
         for obj in garbage:
             store.delete(obj.key)
@@ -72,18 +87,28 @@ def _stem(key: str) -> str:
     return key
 
 
-def referenced_keys(settings: Settings) -> set[str]:
+def _named_by_rows(settings: Settings) -> tuple[set[str], dict[str, int]]:
     """Every key a row names now (datasets: by stem): finished models and exports, the
-    checkpoint an active run resumes from, uploaded datasets with their previews."""
+    checkpoint an active run resumes from, uploaded datasets with their previews; and the
+    checkpoint epoch of each active run."""
     with read_session(settings.resolved_database_url) as s:
         runs = s.execute(
             select(Run.id, Run.status, Run.checkpoint_epoch, Run.artifact_sha256, Run.exports)
         ).all()
         datasets = set(s.scalars(select(Dataset.storage_key)))
     keys = {_stem(key) for key in datasets}
+    resuming = {}
     for run_id, status, checkpoint_epoch, sha256, exports in runs:
         keys.update(_run_keys(run_id, status, checkpoint_epoch, sha256, exports or {}))
-    return keys
+        if status in ACTIVE:
+            resuming[run_id] = checkpoint_epoch
+    return keys, resuming
+
+
+def _ahead_of_its_row(key: str, resuming: dict[str, int]) -> bool:
+    """A checkpoint of an active run past the epoch its row names (see the module's note)."""
+    match = _CHECKPOINT.match(key)
+    return match is not None and int(match[2]) > resuming.get(match[1], 1 << 62)
 
 
 def _run_keys(

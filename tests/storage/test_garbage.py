@@ -87,11 +87,14 @@ def test_the_sweep_removes_what_no_row_names_and_only_once_it_is_old(stored: Set
             .where(Run.id == done)
             .values(status="succeeded", artifact_sha256=model_sha, exports=exports)
         )
-    # A running run whose worker died: after the row named checkpoint 2, it wrote
-    # checkpoint 3 and (in another attempt's tail) a model, and committed neither.
+    # A running run whose worker died: after the row named checkpoint 2 (and the one before
+    # was superseded), it wrote checkpoint 3 and (in another attempt's tail) a model, and
+    # committed neither. Checkpoint 3 stays while the run is active: the attempt that takes
+    # the run over writes and commits that very key.
     crashed = new_run(s, status="running", checkpoint_epoch=2)
+    superseded = write_checkpoint(s, crashed, 1)
     resume_point = write_checkpoint(s, crashed, 2)
-    orphan_checkpoint = write_checkpoint(s, crashed, 3)
+    ahead = write_checkpoint(s, crashed, 3)
     orphan_model, _ = write_model(s, crashed, "model.keras", b"never committed")
     # A run deleted while the store was down (its row is gone, its objects are not).
     gone = new_run(s, status="running")
@@ -106,10 +109,10 @@ def test_the_sweep_removes_what_no_row_names_and_only_once_it_is_old(stored: Set
         session.add(_dataset("pets", 1, "datasets/uploads/pets/1.npz"))
 
     pets = "datasets/uploads/pets"
-    named = {model, onnx, resume_point, f"{pets}/1.npz", f"{pets}/1.png"}
+    named = {model, onnx, resume_point, ahead, f"{pets}/1.npz", f"{pets}/1.png"}
     garbage = {
         stale_checkpoint,
-        orphan_checkpoint,
+        superseded,
         orphan_model,
         gone_model,
         f"{pets}/2.npz",
@@ -128,6 +131,12 @@ def test_the_sweep_removes_what_no_row_names_and_only_once_it_is_old(stored: Set
     assert {o.key for o in swept.garbage} == garbage
     left = stored_keys(s)
     assert named <= left and not garbage & left
+
+    # Once the run ends, none of its checkpoints resumes anything.
+    with write_session(s.resolved_database_url) as session:
+        session.execute(update(Run).where(Run.id == crashed).values(status="failed"))
+    swept = collect_garbage(s, grace_seconds=0)
+    assert {o.key for o in swept.garbage} == {resume_point, ahead}
 
     # Deleting a run removes its objects (and the local working copy).
     delete_run(s, done)
@@ -157,8 +166,8 @@ def test_trainserve_gc_dry_run_lists_and_deletes_nothing(settings: Settings) -> 
 
 def test_the_longest_registered_live_worker_sweeps_on_its_interval(settings: Settings) -> None:
     s = settings.model_copy(update={"gc_interval_seconds": 0.1, "gc_grace_seconds": 0})
-    run_id = new_run(s, status="running", checkpoint_epoch=1)
-    named, orphan = write_checkpoint(s, run_id, 1), write_checkpoint(s, run_id, 2)
+    run_id = new_run(s, status="running", checkpoint_epoch=2)
+    named, orphan = write_checkpoint(s, run_id, 2), write_checkpoint(s, run_id, 1)
     first, second = Worker(s), Worker(s)
     first.start()
     second.start()
