@@ -246,26 +246,8 @@ def _check_output(c: Checked, classes: list[int]) -> None:
         return
     loss = c.spec.training.loss
     target = c.spec.dataset.target
-    n = len(classes)
     if target == "value":
-        if loss.type not in REGRESSION_LOSSES:
-            c.error(
-                "/training/loss/type",
-                f"{loss.type} is a classification loss, but the target is a value",
-                "use mean_squared_error for regression",
-            )
-        if last.units != 1:
-            c.error(
-                f"{last_at}/units",
-                f"regression predicts one value, not {last.units}",
-                "use units: 1",
-            )
-        if last.activation in ("sigmoid", "softmax"):
-            c.error(
-                f"{last_at}/activation",
-                f"{last.activation} squeezes the output into [0, 1], but the values are larger",
-                'use "linear" (any sign) or "relu" (non-negative)',
-            )
+        _check_regression_output(c, last, last_at)
         return
     if loss.type in REGRESSION_LOSSES:
         c.error(
@@ -275,58 +257,92 @@ def _check_output(c: Checked, classes: list[int]) -> None:
         )
         return
     if target == "multilabel":
-        names = c.spec.dataset.label_names or MULTILABEL_NAMES
-        k = len(names)
-        if loss.type != "binary_crossentropy":
-            c.error(
-                "/training/loss/type",
-                "multi-label outputs are independent yes/no answers",
-                "use binary_crossentropy",
-            )
-        if last.units != k:
-            c.error(
-                f"{last_at}/units",
-                f"the multilabel target has {k} labels "
-                f"({', '.join(names)}), the output has {last.units} units",
-                f"use units: {k}",
-            )
+        _check_multilabel_output(c, last, last_at)
     elif last.units == 1:
-        if n != 2:
-            c.error(
-                f"{last_at}/units",
-                f"one output unit can only tell two classes apart, the dataset has {n}",
-                f"use units: {n} with softmax, or keep two classes",
-            )
-        if loss.type != "binary_crossentropy":
-            c.error(
-                "/training/loss/type",
-                f"{loss.type} needs one output per class",
-                "use binary_crossentropy with a single sigmoid unit",
-            )
-        if last.activation == "softmax":
-            c.error(
-                f"{last_at}/activation", "softmax over one unit always outputs 1", 'use "sigmoid"'
-            )
+        _check_binary_output(c, last, last_at, len(classes))
     else:
-        if last.units != n:
-            c.error(
-                f"{last_at}/units",
-                f"the output has {last.units} units for {n} classes",
-                f"use units: {n}",
-            )
-        if loss.type == "binary_crossentropy":
-            c.error(
-                "/training/loss/type",
-                "binary_crossentropy with one unit per class treats the classes as independent",
-                "use sparse_categorical_crossentropy",
-            )
-        if last.activation == "sigmoid" and loss.type != "binary_crossentropy":
-            c.warn(
-                f"{last_at}/activation",
-                "sigmoid outputs do not sum to 1 across classes",
-                'use "softmax", or "linear" with from_logits: true',
-            )
+        _check_class_output(c, last, last_at, len(classes))
     _check_logits(c, last, last_at)
+
+
+def _check_regression_output(c: Checked, last: DenseLayer, last_at: str) -> None:
+    loss = c.spec.training.loss
+    if loss.type not in REGRESSION_LOSSES:
+        c.error(
+            "/training/loss/type",
+            f"{loss.type} is a classification loss, but the target is a value",
+            "use mean_squared_error for regression",
+        )
+    if last.units != 1:
+        c.error(
+            f"{last_at}/units",
+            f"regression predicts one value, not {last.units}",
+            "use units: 1",
+        )
+    if last.activation in ("sigmoid", "softmax"):
+        c.error(
+            f"{last_at}/activation",
+            f"{last.activation} squeezes the output into [0, 1], but the values are larger",
+            'use "linear" (any sign) or "relu" (non-negative)',
+        )
+
+
+def _check_multilabel_output(c: Checked, last: DenseLayer, last_at: str) -> None:
+    names = c.spec.dataset.label_names or MULTILABEL_NAMES
+    k = len(names)
+    if c.spec.training.loss.type != "binary_crossentropy":
+        c.error(
+            "/training/loss/type",
+            "multi-label outputs are independent yes/no answers",
+            "use binary_crossentropy",
+        )
+    if last.units != k:
+        c.error(
+            f"{last_at}/units",
+            f"the multilabel target has {k} labels "
+            f"({', '.join(names)}), the output has {last.units} units",
+            f"use units: {k}",
+        )
+
+
+def _check_binary_output(c: Checked, last: DenseLayer, last_at: str, n: int) -> None:
+    loss = c.spec.training.loss
+    if n != 2:
+        c.error(
+            f"{last_at}/units",
+            f"one output unit can only tell two classes apart, the dataset has {n}",
+            f"use units: {n} with softmax, or keep two classes",
+        )
+    if loss.type != "binary_crossentropy":
+        c.error(
+            "/training/loss/type",
+            f"{loss.type} needs one output per class",
+            "use binary_crossentropy with a single sigmoid unit",
+        )
+    if last.activation == "softmax":
+        c.error(f"{last_at}/activation", "softmax over one unit always outputs 1", 'use "sigmoid"')
+
+
+def _check_class_output(c: Checked, last: DenseLayer, last_at: str, n: int) -> None:
+    loss = c.spec.training.loss
+    if last.units != n:
+        c.error(
+            f"{last_at}/units",
+            f"the output has {last.units} units for {n} classes",
+            f"use units: {n}",
+        )
+    if loss.type == "binary_crossentropy":
+        c.error(
+            "/training/loss/type",
+            "binary_crossentropy with one unit per class treats the classes as independent",
+            "use sparse_categorical_crossentropy",
+        )
+    if last.activation == "sigmoid" and loss.type != "binary_crossentropy":
+        c.warn(
+            f"{last_at}/activation",
+            "sigmoid outputs do not sum to 1 across classes",
+            'use "softmax", or "linear" with from_logits: true',
+        )
 
 
 def _check_logits(c: Checked, last: DenseLayer, last_at: str) -> None:
