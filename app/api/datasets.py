@@ -153,24 +153,7 @@ async def upload_dataset(
     ] = None,
 ) -> DatasetOut:
     await _refuse_unknown_fields(request)
-    fields = {"label_column": label_column, "label_columns": label_columns, "size": size}
-    given = {k: v for k, v in fields.items() if v is not None}
-    defaults: dict[str, tuple[str, str]] = {
-        "header": (header, "auto"),
-        "preprocess": (preprocess, "mnist"),
-        "target": (target, "label"),
-    }
-    given |= {k: value for k, (value, default) in defaults.items() if value != default}
-    options = Options(
-        label_column=label_column,
-        label_columns=_columns(label_columns),
-        target=target,
-        header=header,
-        size=parse_size(size) if size else None,
-        preprocess=preprocess,
-        given=given,
-        images=DigitImages(),
-    )
+    options = _options(label_column, label_columns, target, header, size, preprocess)
     parts = {
         field: Part(field, upload.filename or "", upload.file)
         for field, upload in (("file", file), ("images", images), ("labels", labels))
@@ -180,6 +163,36 @@ async def upload_dataset(
     info = await run_in_threadpool(service.upload, settings, up)
     response.headers["Location"] = f"/v1/datasets/{info.name}@{info.version}"
     return DatasetOut.of(info)
+
+
+def _options(
+    label_column: str | None,
+    label_columns: str | None,
+    target: Target,
+    header: Literal["auto", "yes", "no"],
+    size: str | None,
+    preprocess: Literal["mnist", "none"],
+) -> Options:
+    """The format options. Those the client sent (not left at their defaults) are recorded
+    with the dataset as sent, so it shows how it was uploaded."""
+    fields = {"label_column": label_column, "label_columns": label_columns, "size": size}
+    given = {k: v for k, v in fields.items() if v is not None}
+    defaults: dict[str, tuple[str, str]] = {
+        "header": (header, "auto"),
+        "preprocess": (preprocess, "mnist"),
+        "target": (target, "label"),
+    }
+    given |= {k: value for k, (value, default) in defaults.items() if value != default}
+    return Options(
+        label_column=label_column,
+        label_columns=_columns(label_columns),
+        target=target,
+        header=header,
+        size=parse_size(size) if size else None,
+        preprocess=preprocess,
+        given=given,
+        images=DigitImages(),
+    )
 
 
 def _columns(text: str | None) -> tuple[str, ...] | None:
