@@ -7,8 +7,8 @@ so a key either holds a complete file or nothing.
 from __future__ import annotations
 
 import os
-import shutil
 import tempfile
+import time
 from pathlib import Path
 
 from app.settings import Settings
@@ -19,10 +19,6 @@ PREFIX = "datasets/uploads"
 
 def key_for(name: str, version: int, suffix: str) -> str:
     return f"{PREFIX}/{name}/{version}{suffix}"
-
-
-def _path(settings: Settings, key: str) -> Path:
-    return settings.data_dir / key
 
 
 def staging_dir(settings: Settings) -> Path:
@@ -55,14 +51,8 @@ def delete(settings: Settings, key: str) -> None:
     store_for(settings).delete(key)
 
 
-def delete_all(settings: Settings, name: str) -> None:
-    shutil.rmtree(_path(settings, f"{PREFIX}/{name}"), ignore_errors=True)
-
-
 def clear_staging(settings: Settings, older_than: float = 3600.0) -> None:
     """Staged files of uploads that died mid-way (a crash leaves them; nobody reads them)."""
-    import time
-
     cutoff = time.time() - older_than
     for path in staging_dir(settings).iterdir():
         try:
