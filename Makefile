@@ -21,8 +21,12 @@ $(UV):
 # uv installs exactly what uv.lock pins. After an edit of pyproject.toml's dependencies it
 # re-locks first, keeping every pinned version it can, and rewrites uv.lock: commit it with the
 # edit (CI does the same from a stale lock rather than fail).
+# --compile-bytecode: uv does not write .pyc files by default, and with PYTHONDONTWRITEBYTECODE
+# set (as on this machine) every process then compiled every module it imported from
+# source, each time: about half of an API process's start-up, and more of a worker's
+# (TensorFlow). Paid once here instead (bench/README.md, start-up).
 $(STAMP): pyproject.toml uv.lock | $(UV)
-	$(UV) sync --extra train --extra dev --python $(PYTHON)
+	$(UV) sync --extra train --extra dev --compile-bytecode --python $(PYTHON)
 	touch $(STAMP)
 
 install: $(STAMP)
