@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 from alembic import command
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from fastapi.testclient import TestClient
 from sqlalchemy import inspect
 
@@ -34,6 +36,11 @@ def test_app_refuses_to_start_on_an_old_schema(tmp_path: Path, database_url: str
     command.upgrade(alembic_config(s.resolved_database_url), "0001")
     with pytest.raises(SchemaOutOfDate, match="trainserve migrate"), TestClient(create_app(s)):
         pass
+    # The check reads the version without Alembic (app/db/migrations.py): same answers.
+    url = s.resolved_database_url
+    with get_engine(url).connect() as conn:
+        assert current_revision(url) == MigrationContext.configure(conn).get_current_revision()
+    assert head_revision(url) == ScriptDirectory.from_config(alembic_config(url)).get_current_head()
 
 
 def test_readyz_names_the_missing_worker(client: TestClient) -> None:
