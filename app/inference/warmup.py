@@ -10,7 +10,7 @@ import logging
 import threading
 
 from app.errors import ServiceError
-from app.inference import resolve
+from app.inference import gc_freeze, resolve
 from app.inference.cache import ModelCache
 from app.inference.resolve import ModelLookup
 from app.runs.names import list_names
@@ -20,11 +20,12 @@ log = logging.getLogger("trainserve.inference")
 
 
 def warm(cache: ModelCache, lookup: ModelLookup, settings: Settings) -> None:
-    for row in list_names(settings)[: settings.model_cache_size]:
-        try:
-            resolve.cached_predictor(cache, settings, lookup.by_name(row.name))
-        except ServiceError as exc:  # a broken model must not keep the service unready forever
-            log.warning("model %s not warmed up: %s", row.name, exc.detail)
+    with gc_freeze.deferred():  # one full collection for all of them, not one per model
+        for row in list_names(settings)[: settings.model_cache_size]:
+            try:
+                resolve.cached_predictor(cache, settings, lookup.by_name(row.name))
+            except ServiceError as exc:  # a broken model must not keep the service unready
+                log.warning("model %s not warmed up: %s", row.name, exc.detail)
 
 
 def start_warmup(

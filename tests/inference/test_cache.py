@@ -144,6 +144,19 @@ def test_loaded_models_are_frozen_and_evicted_ones_still_freed() -> None:
         gc.unfreeze()
 
 
+def test_refreezes_asked_for_while_deferred_run_once_at_the_end() -> None:
+    cache = ModelCache(max_entries=2, on_change=gc_freeze.refreeze)
+    gc.unfreeze()
+    try:
+        with gc_freeze.deferred():  # as the start-up warm-up of every named model does
+            cache.get("a", _Model)
+            cache.get("b", _Model)
+            assert gc.get_freeze_count() == 0
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
+
+
 def test_on_change_follows_stores_and_drops_only() -> None:
     calls: list[int] = []
     cache = ModelCache(max_entries=2, on_change=lambda: calls.append(len(cache)))
