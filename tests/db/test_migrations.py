@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -29,6 +32,18 @@ def test_upgrade_downgrade_upgrade_round_trip(settings: Settings) -> None:
     assert {"runs", "epoch_metrics", "run_events", "workers", "model_names"} <= set(
         inspect(get_engine(url)).get_table_names()
     )
+
+
+def test_migrate_command_brings_a_new_data_dir_to_head(tmp_path: Path, database_url: str) -> None:
+    s = make_settings(tmp_path / "var", database_url)
+    env = {
+        **os.environ,
+        "TRAINSERVE_DATA_DIR": str(s.data_dir),
+        "TRAINSERVE_DATABASE_URL": database_url,
+    }
+    subprocess.run([sys.executable, "-m", "app.cli", "migrate"], env=env, check=True)
+    url = s.resolved_database_url
+    assert current_revision(url) == head_revision(url)
 
 
 def test_app_refuses_to_start_on_an_old_schema(tmp_path: Path, database_url: str) -> None:
