@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import signal
+import sys
 from typing import Annotated
 
 import typer
 
-from app.client.datasets import datasets_app
-from app.client.runs import runs_app, submit
-from app.client.serving import models_app, predict
-from app.client.sweeps import sweep, sweeps_app
 from app.settings import get_settings
 
 cli = typer.Typer(
@@ -130,18 +127,31 @@ def gc(
     )
 
 
-# Client commands (app/client): they talk to a running server over HTTP.
-_CLIENT = "Client (talk to a running server)"
-cli.command(rich_help_panel=_CLIENT)(submit)
-cli.command(rich_help_panel=_CLIENT)(predict)
-cli.add_typer(runs_app, name="runs", rich_help_panel=_CLIENT)
-cli.add_typer(models_app, name="models", rich_help_panel=_CLIENT)
-cli.add_typer(datasets_app, name="datasets", rich_help_panel=_CLIENT)
-cli.command(rich_help_panel=_CLIENT)(sweep)
-cli.add_typer(sweeps_app, name="sweeps", rich_help_panel=_CLIENT)
+_SERVICE_COMMANDS = ("serve", "worker", "migrate", "gc")
+
+
+def add_client_commands() -> None:
+    """The client commands (app/client): they talk to a running server over HTTP."""
+    from app.client.datasets import datasets_app
+    from app.client.runs import runs_app, submit
+    from app.client.serving import models_app, predict
+    from app.client.sweeps import sweep, sweeps_app
+
+    panel = "Client (talk to a running server)"
+    cli.command(rich_help_panel=panel)(submit)
+    cli.command(rich_help_panel=panel)(predict)
+    cli.add_typer(runs_app, name="runs", rich_help_panel=panel)
+    cli.add_typer(models_app, name="models", rich_help_panel=panel)
+    cli.add_typer(datasets_app, name="datasets", rich_help_panel=panel)
+    cli.command(rich_help_panel=panel)(sweep)
+    cli.add_typer(sweeps_app, name="sweeps", rich_help_panel=panel)
 
 
 def main() -> None:
+    # The service's own commands start without the client's imports: httpx and rich were a
+    # third of an API process's start-up (py-spy), for commands `serve` never runs.
+    if sys.argv[1:2] not in ([c] for c in _SERVICE_COMMANDS):
+        add_client_commands()
     cli()
 
 
