@@ -279,11 +279,20 @@ def _check_regression_output(c: Checked, last: DenseLayer, last_at: str) -> None
             f"regression predicts one value, not {last.units}",
             "use units: 1",
         )
-    if last.activation in ("sigmoid", "softmax"):
+    uploaded = c.dataset is not None and not c.dataset.builtin  # built-ins' values are 0-9
+    if last.activation == "softmax" or (last.activation == "sigmoid" and not uploaded):
         c.error(
             f"{last_at}/activation",
             f"{last.activation} squeezes the output into [0, 1], but the values are larger",
             'use "linear" (any sign) or "relu" (non-negative)',
+        )
+    elif last.activation == "sigmoid":
+        # An uploaded dataset's values may well lie in [0, 1] (e.g. normalised scores): a
+        # sigmoid fits those, so the mistake is only likely, not certain.
+        c.warn(
+            f"{last_at}/activation",
+            "sigmoid outputs lie in [0, 1]: values outside can never be predicted",
+            'keep it only if every target lies in [0, 1]; else use "linear" or "relu"',
         )
 
 

@@ -212,3 +212,29 @@ def test_csv_yes_no_columns_and_values_are_their_own_targets(client: TestClient)
     spec["dataset"] = {"name": "values"}
     loss = client.post("/v1/runs", json=spec).json()["errors"]
     assert "/training/loss/type" in {e["pointer"] for e in loss}
+
+
+def test_a_sigmoid_regression_output_is_a_warning_on_uploads_and_an_error_on_digits(
+    client: TestClient,
+) -> None:
+    """Uploaded values may all lie in [0, 1] (normalised scores), where a sigmoid fits; the
+    built-ins' values are the digits 0-9, which a sigmoid can never reach."""
+    scores = csv_with_targets(X, {"score": Y / 2})
+    resp = upload(
+        client, "scores", {"file": ("s.csv", scores)}, target="value", label_column="score"
+    )
+    assert resp.status_code == 201, resp.text
+    spec = {
+        "dataset": {"name": "scores"},
+        "model": {"layers": [{"type": "dense", "units": 1, "activation": "sigmoid"}]},
+        "training": {"loss": "mean_squared_error", "epochs": 1},
+    }
+    run = client.post("/v1/runs", json=spec)
+    assert run.status_code == 202, run.text
+    (warning,) = [w for w in run.json()["warnings"] if w["pointer"].endswith("/activation")]
+    assert "[0, 1]" in warning["message"] and "linear" in warning["hint"]
+
+    spec["dataset"] = {"name": "mnist-5k", "target": "value"}
+    problem = client.post("/v1/runs", json=spec)
+    assert problem.status_code == 422
+    assert "/model/layers/0/activation" in {e["pointer"] for e in problem.json()["errors"]}
