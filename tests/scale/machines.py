@@ -46,9 +46,13 @@ class Machine:
         return self
 
     def worker_ids(self, database_url: str) -> list[str]:
+        """This process's workers (not those of an earlier machine of the same name)."""
         assert self.proc is not None and self.proc.poll() is None, self.logs()
         with read_session(database_url) as s:
-            return list(s.scalars(select(Worker.id).where(Worker.hostname == self.name)))
+            rows = s.execute(select(Worker.id, Worker.pid).where(Worker.hostname == self.name))
+            workers = rows.tuples().all()
+        children = _children(self.proc.pid)
+        return [worker_id for worker_id, pid in workers if pid in children]
 
     def kill(self) -> None:
         """kill -9 of the whole machine: the Celery main process and its pool children."""
@@ -79,6 +83,16 @@ class Machine:
 
     def logs(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+def _children(pid: int) -> set[int]:
+    found: set[int] = set()
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            found.update(int(p) for p in (task / "children").read_text().split())
+        except OSError:
+            continue
+    return found
 
 
 def wait_until(
