@@ -11,6 +11,9 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+ExportFormat = Literal["onnx", "tflite"]
+EXPORT_FORMATS: tuple[ExportFormat, ...] = ("onnx", "tflite")
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="TRAINSERVE_", env_file=".env", extra="ignore")
@@ -113,6 +116,12 @@ class Settings(BaseSettings):
         "row is not committed yet",
     )
 
+    export_formats: Annotated[list[ExportFormat], NoDecode] = Field(
+        default_factory=lambda: list(EXPORT_FORMATS),
+        description="portable copies a worker makes of each trained model and verifies "
+        "(comma-separated; empty = none); a format left out is recorded as unavailable, "
+        "not requested",
+    )
     serving_runtime: Literal["onnxruntime", "litert", "keras"] = Field(
         "onnxruntime",
         description="runtime that answers predictions: onnxruntime (.onnx export), litert "
@@ -123,7 +132,7 @@ class Settings(BaseSettings):
     mnist_url: str = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.npz"
     download_timeout: float = 10.0
 
-    @field_validator("queues", "worker_queues", mode="before")
+    @field_validator("queues", "worker_queues", "export_formats", mode="before")
     @classmethod
     def _split_queues(cls, value: object) -> object:
         if isinstance(value, str):

@@ -21,7 +21,7 @@ def json_lines(text: str) -> list[dict[str, Any]]:
 
 @pytest.mark.slow
 def test_requests_and_run_changes_are_json_lines(live: Callable[..., LiveService]) -> None:
-    svc = live(workers=1)
+    svc = live(workers=1, export_formats="")
     run_id = svc.submit(load_example("zero-vs-one", epochs=1))["id"]
     assert svc.wait_for(run_id)["status"] == "succeeded"
     svc.http.get("/v1/runs/0000000000000000000000")

@@ -10,6 +10,7 @@ The run succeeds either way: the ``.keras`` file still serves it.
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -30,16 +31,28 @@ MAX_ABS_DIFF = 1e-4
 # The exported graph's input name; left to the exporter it depends on what ran before.
 INPUT_NAME = "pixels"
 _KERAS_FORMAT = {"onnx": "onnx", "tflite": "litert"}
+NOT_REQUESTED = "not requested: the worker's TRAINSERVE_EXPORT_FORMATS leaves this format out"
 
 
 def export_all(
-    model: keras.Model, spec: dict[str, Any], x_test: np.ndarray, run_dir: Path
+    model: keras.Model,
+    spec: dict[str, Any],
+    x_test: np.ndarray,
+    run_dir: Path,
+    requested: Collection[str] = FORMATS,
 ) -> dict[str, Any]:
     """The run's ``exports`` object: per format either ``status: available`` with sha256,
-    bytes, max_abs_diff and label_agreement, or ``status: unavailable`` with a reason."""
+    bytes, max_abs_diff and label_agreement, or ``status: unavailable`` with a reason (also
+    for a format the worker's ``TRAINSERVE_EXPORT_FORMATS`` leaves out)."""
+    exports: dict[str, Any] = {
+        fmt: _unavailable(NOT_REQUESTED) for fmt in FORMATS if fmt not in requested
+    }
+    if len(exports) == len(FORMATS):
+        return exports
     reference = np.asarray(model.predict(x_test, batch_size=512, verbose=0), dtype=np.float32)
     check = _Check(x_test, reference, task_of(spec), bool(spec["training"]["loss"]["from_logits"]))
-    return {fmt: _export(model, fmt, run_dir, check) for fmt in FORMATS}
+    exports |= {fmt: _export(model, fmt, run_dir, check) for fmt in FORMATS if fmt in requested}
+    return {fmt: exports[fmt] for fmt in FORMATS}
 
 
 class _Check:

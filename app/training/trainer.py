@@ -217,7 +217,7 @@ def train(claim: jobs.Claim, settings: Settings, worker_id: str, control: RunCon
     evaluation = evaluate(model, spec, data)
     run_dir = settings.runs_dir / claim.run_id
     sha256, size = save_model(model, run_dir)
-    exports = export_all(model, spec, data.x_test, run_dir)
+    exports = export_all(model, spec, data.x_test, run_dir, settings.export_formats)
     try:  # before the row names them: never a succeeded run whose files are not stored
         for name, digest in [(MODEL_FILE, sha256), *_available_exports(exports)]:
             _retrying(

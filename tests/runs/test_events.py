@@ -15,7 +15,7 @@ pytestmark = [pytest.mark.slow, BOTH_BACKENDS]
 
 
 def test_stream_delivers_every_epoch_in_order_and_resumes(live: Callable[..., LiveService]) -> None:
-    svc = live(workers=1)
+    svc = live(workers=1, export_formats="")
     run_id = svc.submit(load_example("zero-vs-one", epochs=4))["id"]
     events = read_events(svc.http, run_id)
 

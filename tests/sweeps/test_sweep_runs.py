@@ -49,7 +49,7 @@ def wait_sweep(
 def test_grid_on_digits_picks_the_best_and_names_it(
     live: Callable[..., LiveService], tmp_path: Path
 ) -> None:
-    svc = live(workers=1)
+    svc = live(workers=1, export_formats="")
     body = grid_sweep(epochs=2, model_name="digits-best")
     proc = cli(url_of(svc), "sweep", str(write_spec(tmp_path, body)), "--watch")
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -82,7 +82,7 @@ def test_grid_on_digits_picks_the_best_and_names_it(
 @pytest.mark.slow
 @pytest.mark.timeout(900)
 def test_random_sweep_prunes_a_hopeless_trial(live: Callable[..., LiveService]) -> None:
-    svc = live(workers=1)
+    svc = live(workers=1, export_formats="")
     body = {
         "name": "digits-prune",
         "base": digits_base(epochs=6),
@@ -108,7 +108,7 @@ def test_random_sweep_prunes_a_hopeless_trial(live: Callable[..., LiveService]) 
 @pytest.mark.slow
 @pytest.mark.timeout(900)
 def test_cancel_mid_way_leaves_no_active_trial(live: Callable[..., LiveService]) -> None:
-    svc = live(workers=1)
+    svc = live(workers=1, export_formats="")
     body = grid_sweep(epochs=50, parallel=2)
     sweep_id = submit_sweep(svc, body)["id"]
     wait_sweep(svc, sweep_id, lambda s: s["trials"][0]["progress"]["epoch"] >= 1)
@@ -128,14 +128,14 @@ def test_cancel_mid_way_leaves_no_active_trial(live: Callable[..., LiveService])
 @pytest.mark.slow
 @pytest.mark.timeout(900)
 def test_restart_mid_sweep_continues_it(live: Callable[..., LiveService]) -> None:
-    svc = live(workers=1)
+    svc = live(workers=1, export_formats="")
     body = grid_sweep(epochs=2, parallel=1)
     body["space"] = {"/model/layers/0/units": {"values": [8, 16, 32]}}
     sweep_id = submit_sweep(svc, body)["id"]
     wait_sweep(svc, sweep_id, lambda s: s["counts"].get("succeeded", 0) >= 1)
     svc.stop(signal.SIGKILL)
 
-    again = live(workers=1, data_dir=svc.data_dir)
+    again = live(workers=1, data_dir=svc.data_dir, export_formats="")
     done = wait_sweep(again, sweep_id)
     assert done["status"] == "succeeded"
     assert [t["params"]["/model/layers/0/units"] for t in done["trials"]] == [8, 16, 32]

@@ -76,7 +76,7 @@ def test_a_model_xla_cannot_compile_trains_without_it() -> None:
 def test_cancel_stops_a_run_between_calls_of_many_steps(
     live: Callable[..., LiveService],
 ) -> None:
-    svc = live(workers=1)
+    svc = live(workers=1, export_formats="")
     # Cheap steps: by its second epoch a call runs hundreds of them.
     run_id = svc.submit(load_example("zero-vs-one", epochs=300))["id"]
     svc.wait_for(run_id, {"running"}, min_epoch=2)

@@ -16,7 +16,7 @@ LONG = {"epochs": 300}  # far longer than any test waits: it ends only when stop
 
 @BOTH_BACKENDS
 def test_cancel_queued_and_running_runs_then_delete(live: Callable[..., LiveService]) -> None:
-    svc = live(workers=1)
+    svc = live(workers=1, export_formats="")
     running = svc.submit(load_example("digits-relu", **LONG))["id"]
     queued = svc.submit(load_example("zero-vs-one"))["id"]
     svc.wait_for(running, {"running"}, min_epoch=1)
@@ -40,16 +40,22 @@ def test_cancel_queued_and_running_runs_then_delete(live: Callable[..., LiveServ
 
 
 def test_one_worker_runs_jobs_in_order(live: Callable[..., LiveService]) -> None:
-    svc = live(workers=1)
+    svc = live(workers=1, export_formats="onnx")  # and exports only what it is asked to
     first, second = (svc.submit(load_example("zero-vs-one", epochs=3))["id"] for _ in range(2))
     a, b = svc.wait_for(first), svc.wait_for(second)
     assert a["status"] == b["status"] == "succeeded"
     assert a["finished_at"] <= b["started_at"]
 
+    assert a["exports"]["onnx"]["status"] == "available"
+    assert a["exports"]["tflite"]["status"] == "unavailable"
+    assert a["exports"]["tflite"]["reason"].startswith("not requested")
+    assert svc.http.get(f"/v1/runs/{first}/model?format=onnx").status_code == 200
+    assert svc.http.get(f"/v1/runs/{first}/model?format=tflite").status_code == 409
+
 
 @BOTH_BACKENDS
 def test_two_workers_train_two_runs_at_once(live: Callable[..., LiveService]) -> None:
-    svc = live(workers=2)
+    svc = live(workers=2, export_formats="")
     first, second = (svc.submit(load_example("digits-relu", epochs=4))["id"] for _ in range(2))
     a, b = svc.wait_for(first), svc.wait_for(second)
     assert a["status"] == b["status"] == "succeeded"
@@ -57,7 +63,7 @@ def test_two_workers_train_two_runs_at_once(live: Callable[..., LiveService]) ->
 
 
 def test_wall_clock_cap_fails_the_run(live: Callable[..., LiveService]) -> None:
-    svc = live(workers=1)
+    svc = live(workers=1, export_formats="")
     run = svc.submit(load_example("digits-relu", max_seconds=2, **LONG))["id"]
     done = svc.wait_for(run, timeout=60)
     assert done["status"] == "failed"
@@ -65,7 +71,7 @@ def test_wall_clock_cap_fails_the_run(live: Callable[..., LiveService]) -> None:
 
 
 def test_diverging_loss_fails_with_a_hint(live: Callable[..., LiveService]) -> None:
-    svc = live(workers=1)
+    svc = live(workers=1, export_formats="")
     spec = load_example("digits-regression", epochs=5)
     spec["training"]["optimizer"] = {"type": "sgd", "learning_rate": 10.0}
     created = svc.submit(spec)

@@ -42,7 +42,7 @@ def metrics(svc: LiveService, run_id: str) -> list[dict[str, Any]]:
 
 
 def test_each_option_example_trains(live: Callable[..., LiveService]) -> None:
-    svc = live(workers=1)
+    svc = live(workers=1, export_formats="")
     runs = {
         name: svc.submit(load_example(name, **SHORT.get(name, {})))["id"]
         for name in OPTION_EXAMPLES
@@ -86,7 +86,7 @@ def everything(epochs: int) -> dict[str, Any]:
 
 
 def test_killed_run_with_every_option_resumes_exactly(live: Callable[..., LiveService]) -> None:
-    svc = live(workers=1)
+    svc = live(workers=1, export_formats="")
     straight = svc.wait_for(svc.submit(everything(9))["id"])
     assert straight["status"] == "succeeded", straight["failure_reason"]
 
