@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 
 from app.enums import StopReason
 
@@ -18,12 +19,24 @@ class RunControl:
         self._lock = threading.Lock()
         self.reason: StopReason | None = None
         self.detail: str = ""
+        self._listeners: list[Callable[[], None]] = []
 
     def stop(self, reason: StopReason, detail: str = "") -> None:
         with self._lock:
             if self.reason is None:
                 self.reason, self.detail = reason, detail
+            listeners = list(self._listeners)
         self._event.set()
+        for listener in listeners:
+            listener()
+
+    def on_stop(self, listener: Callable[[], None]) -> None:
+        """Call ``listener`` (from the stopping thread) when stopped, or now if already: the
+        training step loop uses it to end a call mid-chunk instead of at its end."""
+        with self._lock:
+            self._listeners.append(listener)
+        if self.stopped:
+            listener()
 
     @property
     def stopped(self) -> bool:

@@ -38,8 +38,9 @@ def xla_by_rule(spec: dict[str, Any], setting: str) -> bool:
 class ChunkSizer:
     """Steps per execution from measured time, so that one call takes about ``target_s``.
 
-    Cancel, deadline and shutdown are checked between calls: a cancel lands within the lease
-    thread's poll period plus one call, whatever the model costs per step. The first call
+    Deadline and shutdown are checked between calls; a cancel (or a lost lease) also ends
+    the current call after its next step (:meth:`Executor.interrupt`), so it lands within the
+    lease thread's poll period plus one step, whatever the chunk's size. The first call
     traces (and compiles) the step and the loop around it, so its time says nothing about a
     step; it and the next run one step each, then each call is sized from the one before it.
     """
@@ -87,6 +88,9 @@ class Executor:
         self.model, self.batches, self.signature = model, batches, batches.element_spec
         self.on_fallback, self.note = on_fallback, ""
         self._iterator, self._started = iter(batches), False
+        # Read by the graph loop before every step: a stop set from another thread (the lease
+        # thread's cancel) ends the call after the current step, not after the whole chunk.
+        self._interrupted = tf.Variable(False, trainable=False)
         # Optimizer slots, loss and metric variables must exist before the first call (XLA
         # cannot create variables in a compiled step); fit() runs the same build first.
         model._symbolic_build(data_batch=_zeros(self.signature))
@@ -101,20 +105,25 @@ class Executor:
                 self.model.train_step, jit_compile=True, input_signature=[self.signature]
             )
 
+        interrupted = self._interrupted
+
         @tf.function
-        def execute(iterator: Any, n: tf.Tensor) -> dict[str, tf.Tensor]:
+        def execute(iterator: Any, n: tf.Tensor) -> tuple[dict[str, tf.Tensor], tf.Tensor]:
             logs = step(next(iterator))
-            for _ in tf.range(n - 1):  # autograph: a graph while-loop
+            done = tf.constant(1)
+            while done < n and not interrupted:  # autograph: a graph while-loop
                 logs = step(next(iterator))
-            return logs  # type: ignore[no-any-return]
+                done += 1
+            return logs, done
 
         self._execute, self._plain = execute, plain
 
-    def run(self, n: int) -> tuple[dict[str, Any], float]:
-        """``n`` full batches; the logs of the last step and the call's wall time."""
+    def run(self, n: int) -> tuple[dict[str, Any], int, float]:
+        """Up to ``n`` full batches (fewer once interrupted); the logs of the last step, the
+        steps run and the call's wall time."""
         started = time.perf_counter()
         try:
-            logs = self._execute(self._iterator, tf.constant(n, tf.int32))
+            logs, done = self._execute(self._iterator, tf.constant(n, tf.int32))
         except tf.errors.OpError as exc:
             if self._started or not self.jit_compile or not is_xla_failure(exc):
                 raise
@@ -123,9 +132,13 @@ class Executor:
             if self.on_fallback is not None:
                 self.on_fallback(self.note)
             self._iterator = iter(self.batches)  # the failed call took a batch
-            logs = self._execute(self._iterator, tf.constant(n, tf.int32))
+            logs, done = self._execute(self._iterator, tf.constant(n, tf.int32))
         self._started = True
-        return logs, time.perf_counter() - started
+        return logs, int(done), time.perf_counter() - started
+
+    def interrupt(self) -> None:
+        """Ends the current call (and every later one) after its next step; thread-safe."""
+        self._interrupted.assign(True)
 
     def run_short(self) -> dict[str, Any]:
         """The epoch's short last batch."""

@@ -52,9 +52,9 @@ def run_epochs(
         while done < full and not model.stop_training:
             n = sizer.next(full - done)
             hooks.on_train_batch_begin(done)
-            step_logs, seconds = executor.run(n)
-            sizer.observe(n, seconds)
-            done += n
+            step_logs, ran, seconds = executor.run(n)
+            sizer.observe(ran, seconds)
+            done += ran
             hooks.on_train_batch_end(done - 1, step_logs)
         if done == full < steps and not model.stop_training:
             hooks.on_train_batch_begin(done)

@@ -314,6 +314,7 @@ def _fit(
         training.get("augmentation"),
     )
     executor = Executor(model, execution.jit_compile, batches, execution.on_fallback)
+    control.on_stop(executor.interrupt)
     sizer = ChunkSizer(settings.execution_seconds)
     run_epochs(
         model,

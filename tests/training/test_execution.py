@@ -93,3 +93,33 @@ def test_cancel_stops_a_run_between_calls_of_many_steps(
     assert after[1] == f"run {run_id} cancelled"
     assert done["progress"]["epoch"] < 300
     assert done["reproducibility"]["jit_compile"] is True
+
+
+@pytest.mark.slow
+def test_a_stop_ends_the_current_call_after_its_next_step() -> None:
+    """A cancel seen by the lease thread does not wait for the rest of a large chunk; the
+    steps the call did run are reported, so a cut-short epoch never counts as complete."""
+    import threading
+
+    import keras
+    import tensorflow as tf
+
+    from app.enums import StopReason
+    from app.training.control import RunControl
+    from app.training.execution import Executor
+
+    x = np.random.default_rng(0).random((64, 4), dtype=np.float32)
+    batches = tf.data.Dataset.from_tensor_slices((x, x.sum(axis=1))).repeat().batch(8)
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    executor = Executor(model, False, batches)
+    assert executor.run(5)[1] == 5
+    control = RunControl(deadline=float("inf"))
+    control.on_stop(executor.interrupt)
+    stopper = threading.Thread(target=control.stop, args=(StopReason.CANCEL,))
+    stopper.start()
+    stopper.join()
+    assert executor.run(1000)[1] == 1
+    late = Executor(model, False, batches)
+    control.on_stop(late.interrupt)  # registered after the stop: interrupted at once
+    assert late.run(1000)[1] == 1
