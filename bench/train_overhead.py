@@ -13,7 +13,11 @@ Plain and service runs alternate so machine noise hits both alike.
 
 ``--threads``: instead, the thread setting (TRAINSERVE_TF_THREADS): one worker with every
 core against one worker per core with one thread each; wall time of a batch of short runs
-submitted at once (warm workers), per example, settings alternated for each example.
+submitted at once (warm workers, a fresh service per measurement) and the CPU seconds per
+epoch its processes used, in rounds of alternating order (``--rounds``), per example.
+
+``--accuracy SEEDS``: instead, test accuracy per seed of plain Keras with its own shuffle, of
+plain Keras on the service's batch order, and of the service.
 """
 
 from __future__ import annotations
@@ -50,13 +54,20 @@ def normalised(spec: dict[str, Any]) -> dict[str, Any]:
     )
 
 
-def plain_keras(spec: dict[str, Any], data_dir: Path) -> tuple[list[float], float]:
-    """What a user would write by hand: build, compile with defaults, fit on the arrays."""
+def plain_keras(
+    spec: dict[str, Any], data_dir: Path, service_order: bool = False
+) -> tuple[list[float], float]:
+    """What a user would write by hand: build, compile with defaults, fit on the arrays.
+
+    ``service_order``: fit one epoch at a time on the service's batches of that epoch (its
+    order by (seed, epoch)) instead of Keras' own shuffle: the same run as the service's but
+    for XLA and the grouping of steps, to tell the shuffle's share of an accuracy difference.
+    """
     import keras
 
     from app.settings import Settings
     from app.training.build import compile_model
-    from app.training.data import prepare
+    from app.training.data import epoch_batches, prepare
 
     data = prepare(spec, Settings(data_dir=data_dir, _env_file=None))  # type: ignore[call-arg]
     keras.utils.set_random_seed(spec["training"]["seed"])
@@ -71,16 +82,23 @@ def plain_keras(spec: dict[str, Any], data_dir: Path) -> tuple[list[float], floa
             times.append(time.perf_counter() - self.start)
 
     t = spec["training"]
-    model.fit(
-        data.x_train,
-        data.y_train,
-        batch_size=t["batch_size"],
-        epochs=t["epochs"],
-        validation_data=(data.x_val, data.y_val),
-        shuffle=True,
-        verbose=0,
-        callbacks=[Timer()],
-    )
+    if service_order:
+        for e in range(t["epochs"]):
+            batches = epoch_batches(
+                data.x_train, data.y_train, t["batch_size"], t["seed"], e, e + 1
+            )
+            model.fit(batches, validation_data=(data.x_val, data.y_val), verbose=0)
+    else:
+        model.fit(
+            data.x_train,
+            data.y_train,
+            batch_size=t["batch_size"],
+            epochs=t["epochs"],
+            validation_data=(data.x_val, data.y_val),
+            shuffle=True,
+            verbose=0,
+            callbacks=[Timer()],
+        )
     scores = model.evaluate(data.x_test, data.y_test, batch_size=512, verbose=0, return_dict=True)
     return times, float(scores["accuracy"])
 
@@ -147,31 +165,95 @@ def batch_seconds(svc: LiveService, specs: list[dict[str, Any]]) -> float:
     return time.monotonic() - started
 
 
-def thread_split(
-    tmp: Path, examples: list[str], runs: int, epochs: int, reverse: bool = False
-) -> None:
-    cores = os.cpu_count() or 1
-    settings = [(1, cores), (cores, 1)]  # (workers, TensorFlow threads per worker)
-    if reverse:  # a second run in the other order: load from other jobs changes over time
-        settings.reverse()
-    print(
-        f"| example | runs x epochs | {' | '.join(f'{w} worker(s) x {t} thread(s)' for w, t in settings)} |"
+def session_cpu(session: int) -> float:
+    """CPU seconds (user + system) used so far by the live processes of a session: the
+    service's API process and its workers."""
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # exited meanwhile
+        if int(fields[3]) == session:
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def thread_round(
+    tmp: Path, spec: dict[str, Any], workers: int, threads: int, runs: int
+) -> tuple[float, float]:
+    """A fresh service with ``workers`` x ``threads``: wall seconds of ``runs`` runs submitted
+    at once, and the CPU seconds its processes used meanwhile."""
+    svc = LiveService(
+        tmp / f"{workers}x{threads}-{time.monotonic_ns()}", workers=workers, tf_threads=threads
     )
+    svc.start(wait_ready=False)._wait("/readyz", timeout=600)
+    try:
+        batch_seconds(svc, [load_example("zero-vs-one", epochs=1)] * workers)  # warm
+        assert svc.proc is not None
+        cpu = session_cpu(svc.proc.pid)
+        seconds = batch_seconds(svc, [spec] * runs)
+        return seconds, session_cpu(svc.proc.pid) - cpu
+    finally:
+        svc.stop()
+
+
+def thread_split(tmp: Path, examples: list[str], runs: int, epochs: int, rounds: int) -> None:
+    """Rounds alternate the order (AB, BA, AB, ...) so that load drifting over time favours
+    neither; each round's ratio compares two adjacent measurements."""
+    cores = os.cpu_count() or 1
+    one, split = (1, cores), (cores, 1)  # (workers, TensorFlow threads per worker)
     for example in examples:
         spec = load_example(example, epochs=epochs)
-        cells = []
-        for workers, threads in settings:
-            root = tmp / f"{example}-{workers}"
-            svc = LiveService(root, workers=workers, tf_threads=threads)
-            svc.start(wait_ready=False)._wait("/readyz", timeout=600)
-            try:
-                batch_seconds(svc, [load_example("zero-vs-one", epochs=1)] * workers)  # warm
-                seconds = batch_seconds(svc, [spec] * runs)
-            finally:
-                svc.stop()
-            cells.append(f"{seconds:.1f} s ({runs * 60 / seconds:.1f} runs/min)")
-            print(f"  {example}: {workers} x {threads}: {seconds:.1f} s", flush=True)
-        print(f"| {example} | {runs} x {epochs} | {' | '.join(cells)} |", flush=True)
+        walls: dict[tuple[int, int], list[float]] = {one: [], split: []}
+        cpus: dict[tuple[int, int], list[float]] = {one: [], split: []}
+        for r in range(rounds):
+            load = os.getloadavg()[0]
+            for setting in (one, split) if r % 2 == 0 else (split, one):
+                seconds, cpu = thread_round(tmp, spec, *setting, runs)
+                walls[setting].append(seconds)
+                cpus[setting].append(cpu / (runs * epochs))
+            print(
+                f"  {example} round {r + 1} (load {load:.1f} -> {os.getloadavg()[0]:.1f}, "
+                f"{'1x' if r % 2 == 0 else f'{cores}x'} first): "
+                f"1 worker x {cores} threads {walls[one][-1]:.1f} s, {cpus[one][-1]:.2f} CPU-s/epoch; "
+                f"{cores} workers x 1 thread {walls[split][-1]:.1f} s, "
+                f"{cpus[split][-1]:.2f} CPU-s/epoch; wall ratio split/one "
+                f"{walls[split][-1] / walls[one][-1]:.2f}",
+                flush=True,
+            )
+        ratios = [b / a for a, b in zip(walls[one], walls[split], strict=True)]
+        print(
+            f"| {example} | {runs} x {epochs} | {statistics.median(walls[one]):.1f} s, "
+            f"{statistics.median(cpus[one]):.2f} CPU-s/epoch | {statistics.median(walls[split]):.1f} s, "
+            f"{statistics.median(cpus[split]):.2f} CPU-s/epoch | split/one wall per round "
+            f"{' / '.join(f'{x:.2f}' for x in ratios)} (median {statistics.median(ratios):.2f}) |",
+            flush=True,
+        )
+
+
+def accuracy_by_order(svc: LiveService, tmp: Path, examples: list[str], seeds: int) -> None:
+    """Test accuracy per seed: plain Keras with its own shuffle, plain Keras on the service's
+    batch order, and the service."""
+    print("| example | seed | plain, Keras' shuffle | plain, service's order | service |")
+    for example in examples:
+        rows = []
+        for i in range(seeds):
+            spec = load_example(example)
+            spec["training"]["seed"] += i
+            own = plain_keras(normalised(spec), tmp)[1]
+            same = plain_keras(normalised(spec), tmp, service_order=True)[1]
+            served = service_run(svc, spec)["run"]["evaluation"]["accuracy"]
+            rows.append((own, same, served))
+            seed = spec["training"]["seed"]
+            print(f"| {example} | {seed} | {own:.4f} | {same:.4f} | {served:.4f} |", flush=True)
+        own_m, same_m, served_m = (statistics.median(col) for col in zip(*rows, strict=True))
+        print(
+            f"| {example} | median | {own_m:.4f} | {same_m:.4f} | {served_m:.4f} |  "
+            f"service - plain: Keras' shuffle {100 * (served_m - own_m):+.2f} pp, "
+            f"service's order {100 * (served_m - same_m):+.2f} pp",
+            flush=True,
+        )
 
 
 def main() -> None:
@@ -186,13 +268,20 @@ def main() -> None:
         help="round i trains with seed + i (both sides): accuracy spread, not one shuffle order",
     )
     parser.add_argument("--threads", action="store_true", help="measure the thread setting")
-    parser.add_argument("--reverse", action="store_true", help="--threads: the other order")
     parser.add_argument("--runs", type=int, default=4, help="--threads: runs submitted at once")
+    parser.add_argument(
+        "--accuracy",
+        type=int,
+        default=0,
+        metavar="SEEDS",
+        help="instead: test accuracy over SEEDS seeds, plain Keras with its shuffle and with "
+        "the service's batch order, against the service",
+    )
     args = parser.parse_args()
     print(f"load average before: {os.getloadavg()}", flush=True)
     if args.threads:
         with tempfile.TemporaryDirectory() as tmp:
-            thread_split(Path(tmp), args.examples, args.runs, args.epochs or 2, args.reverse)
+            thread_split(Path(tmp), args.examples, args.runs, args.epochs or 2, args.rounds)
         print(f"load average after: {os.getloadavg()}")
         return
     rows, starts, lat, cancels = [], [], [], []
@@ -201,6 +290,10 @@ def main() -> None:
         svc.start(wait_ready=False)._wait("/readyz", timeout=600)  # a busy machine starts slowly
         try:
             service_run(svc, load_example("zero-vs-one", epochs=1))  # warm the worker
+            if args.accuracy:
+                accuracy_by_order(svc, Path(tmp), args.examples, args.accuracy)
+                print(f"load average after: {os.getloadavg()}")
+                return
             for example in args.examples:
                 overrides = {"epochs": args.epochs} if args.epochs else {}
                 plain, served, acc_p, acc_s, runs = [], [], [], [], []

@@ -146,11 +146,20 @@ def _augmented(
     return batches.map(augment, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
 
 
-def validation_batches(data: TrainingData, batch_size: int) -> tf.data.Dataset | None:
-    """Built once per run: Keras would convert the arrays again at every epoch's validation."""
+ValidationBatches = list[tuple[tf.Tensor, tf.Tensor]]
+
+
+def validation_batches(data: TrainingData, batch_size: int) -> ValidationBatches | None:
+    """Tensors built once per run: Keras would convert the arrays again at every epoch's
+    validation, and a tf.data pipeline per epoch costs thread hand-offs that on a busy machine
+    took longer than the validation itself (bench/README.md)."""
     if data.x_val is None or data.y_val is None:
         return None
-    return tf.data.Dataset.from_tensor_slices((data.x_val, data.y_val)).batch(batch_size)
+    x, y = data.x_val, data.y_val
+    return [
+        (tf.constant(x[i : i + batch_size]), tf.constant(y[i : i + batch_size]))
+        for i in range(0, len(x), batch_size)
+    ]
 
 
 def affine_transforms(

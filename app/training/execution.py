@@ -91,6 +91,7 @@ class Executor:
         # Read by the graph loop before every step: a stop set from another thread (the lease
         # thread's cancel) ends the call after the current step, not after the whole chunk.
         self._interrupted = tf.Variable(False, trainable=False)
+        self._test: Any = None
         # Optimizer slots, loss and metric variables must exist before the first call (XLA
         # cannot create variables in a compiled step); fit() runs the same build first.
         model._symbolic_build(data_batch=_zeros(self.signature))
@@ -139,6 +140,20 @@ class Executor:
     def interrupt(self) -> None:
         """Ends the current call (and every later one) after its next step; thread-safe."""
         self._interrupted.assign(True)
+
+    def validate(self, batches: list[tuple[tf.Tensor, tf.Tensor]]) -> dict[str, float]:
+        """What ``model.evaluate`` returns on these batches, bit for bit (the same test step
+        on the same batches, metrics reset first, keys sorted as evaluate sorts them), without
+        the iterator and callbacks evaluate sets up at every call: on the MLPs that setup cost
+        as much CPU as the validation itself (bench/README.md)."""
+        model = self.model
+        if self._test is None:
+            specs = [tf.TensorSpec([None, *t.shape[1:]], t.dtype) for t in batches[0]]
+            self._test = tf.function(lambda x, y: model.test_step((x, y)), input_signature=specs)
+        model.reset_metrics()
+        for x, y in batches:
+            self._test(x, y)
+        return {k: float(v) for k, v in sorted(model.get_metrics_result().items())}
 
     def run_short(self) -> dict[str, Any]:
         """The epoch's short last batch."""

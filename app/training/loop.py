@@ -15,8 +15,8 @@ from collections.abc import Sequence
 from typing import Any
 
 import keras
-import tensorflow as tf
 
+from app.training.data import ValidationBatches
 from app.training.execution import ChunkSizer, Executor
 
 
@@ -25,7 +25,7 @@ def run_epochs(
     steps: int,
     short_last: bool,
     epochs: range,
-    validation: tf.data.Dataset | None,
+    validation: ValidationBatches | None,
     executor: Executor,
     sizer: ChunkSizer,
     callbacks: Sequence[keras.callbacks.Callback],
@@ -65,8 +65,7 @@ def run_epochs(
             break  # stopped mid-epoch: the last complete epoch stays the resume point
         logs = {k: float(v) for k, v in model.get_metrics_result().items()}
         if validation is not None:
-            scores = model.evaluate(validation, verbose=0, return_dict=True)
-            logs.update({f"val_{k}": float(v) for k, v in scores.items()})
+            logs.update({f"val_{k}": v for k, v in executor.validate(validation).items()})
         hooks.on_epoch_end(epoch, logs)
         if model.stop_training:
             break
