@@ -21,6 +21,7 @@ from app.api import (
     web,
 )
 from app.api.deps import require_api_key
+from app.api.lean import LeanApp
 from app.api.openapi import document_models
 from app.datasets.storage import clear_staging
 from app.db.migrations import schema_problem
@@ -57,7 +58,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             app.state.model_lookup.close()
 
-    app = FastAPI(
+    app = LeanApp(
         title="trainserve",
         version="0.1.0",
         summary="Train Keras networks from JSON specs and serve their digit predictions.",
@@ -77,6 +78,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     document_models(app, RunSpec, SweepSpec)  # POST /v1/runs and /v1/sweeps parse their bodies
     # First, and as they are (not re-wrapped by include_router): see app/api/predict.py.
     app.router.routes.extend(predict.router.routes)
+    app.lean_routes = predict.router.routes  # and past most of the middleware: app/api/lean.py
     app.include_router(health.router)
     app.include_router(web.router)
     app.mount(web.STATIC_PREFIX, web.static_files(), name="static")
