@@ -42,7 +42,7 @@ class Scaled:
     crashed or stopped is replaced by a new process with the same name and data dir, which
     warms up while the other machine trains."""
 
-    max_attempts = 2
+    max_attempts = 3  # the default: a lease lost to a starved heartbeat must not fail a run
 
     def __init__(self, cluster: Cluster, redis: OwnRedis, s3: S3Server, bucket: str) -> None:
         self.c, self.redis, self.s3, self.bucket = cluster, redis, s3, bucket
