@@ -14,17 +14,20 @@
 # `make docker-smoke` builds both and checks them end to end; `make docker-lint` runs hadolint.
 # Written for the classic builder as well as BuildKit (no RUN --mount, no syntax directive).
 
-# --- 1. the dependency lists, read from pyproject.toml -------------------------------------------
-# A stage of its own so that the expensive installs below are keyed on the dependency lists
-# alone: editing pyproject.toml elsewhere (version, [dev] extras, pytest or ruff settings) keeps
-# those layers cached. [project.dependencies] serve; the [train] extra trains; [dev] never gets in.
+# --- 1. the dependency lists, exactly as uv.lock pins them ------------------------------------
+# The image installs the versions the test suite ran against: uv exports the lock's pins (with
+# their hashes) for the serving dependencies and for those plus the [train] extra; [dev] never
+# gets in. A stage of its own so that the expensive installs below are keyed on these lists
+# alone: editing pyproject.toml elsewhere (version, pytest or ruff settings) keeps them cached.
+# uv is pinned as in the Makefile; pip installs them with --no-deps (the lists are the whole
+# closure, resolved once by uv), so the base image's pip settings (index, certificates) apply.
 FROM python:3.11-slim AS requirements
 WORKDIR /src
-COPY pyproject.toml ./
-RUN python -c "import tomllib; \
-p = tomllib.load(open('pyproject.toml', 'rb'))['project']; \
-open('/requirements.txt', 'w').write(''.join(d + '\n' for d in p['dependencies'])); \
-open('/requirements-train.txt', 'w').write(''.join(d + '\n' for d in p['optional-dependencies']['train']))"
+RUN pip install --no-cache-dir --quiet 'uv==0.13.9'
+COPY pyproject.toml uv.lock ./
+RUN uv export --frozen --no-emit-project --no-dev --quiet -o /requirements.txt \
+    && uv export --frozen --no-emit-project --no-dev --quiet --extra train \
+       -o /requirements-train.txt
 
 # --- 2. builders: /opt/venv with the serving dependencies, then the training ones on top --------
 FROM python:3.11-slim AS builder
@@ -32,7 +35,7 @@ FROM python:3.11-slim AS builder
 RUN python -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
 COPY --from=requirements /requirements.txt /tmp/requirements.txt
-RUN pip install --no-cache-dir -r /tmp/requirements.txt
+RUN pip install --no-cache-dir --require-hashes --no-deps -r /tmp/requirements.txt
 
 # The light venv: ONNX Runtime's Python-side developer tools and its C-API library (the Python
 # module links its own copy; nothing here loads the other) removed, and numpy's test suite; pip
@@ -51,9 +54,10 @@ RUN site=$(python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])'
 boto3.session.Session().client("s3", region_name="us-east-1", endpoint_url="http://127.0.0.1:9")'
 
 FROM builder AS builder-train
-# The big layer (tensorflow-cpu and friends): rebuilt only when the [train] list changes.
+# The big layer (tensorflow-cpu and friends): rebuilt only when the [train] list changes. The
+# list repeats the serving pins, already installed, so pip adds only the training ones.
 COPY --from=requirements /requirements-train.txt /tmp/requirements-train.txt
-RUN pip install --no-cache-dir -r /tmp/requirements-train.txt
+RUN pip install --no-cache-dir --require-hashes --no-deps -r /tmp/requirements-train.txt
 
 # --- 3. the project itself, installed editable into that venv ---------------------------------
 # Editable because app/db/migrations.py finds alembic.ini and alembic/ two directories above
