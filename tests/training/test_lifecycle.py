@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -14,9 +14,30 @@ pytestmark = pytest.mark.slow
 LONG = {"epochs": 300}  # far longer than any test waits: it ends only when stopped
 
 
+@pytest.fixture(scope="module")
+def one_worker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveService]:
+    """One SQLite service with one worker for the tests that need no fresh one (a service
+    start costs ~17 s of CPU): each leaves no run active, so the next finds the worker idle
+    and the queue empty. It exports ONNX only (test_one_worker_runs_jobs_in_order checks)."""
+    svc = LiveService(
+        tmp_path_factory.mktemp("lifecycle") / "var", workers=1, export_formats="onnx"
+    ).start()
+    yield svc
+    svc.stop()
+    assert "database is locked" not in svc.logs()
+
+
+@pytest.fixture
+def service(
+    database_url: str, live: Callable[..., LiveService], one_worker: LiveService
+) -> LiveService:
+    """The shared SQLite service, or a fresh one on a test's PostgreSQL database."""
+    return live(workers=1, export_formats="") if database_url else one_worker
+
+
 @BOTH_BACKENDS
-def test_cancel_queued_and_running_runs_then_delete(live: Callable[..., LiveService]) -> None:
-    svc = live(workers=1, export_formats="")
+def test_cancel_queued_and_running_runs_then_delete(service: LiveService) -> None:
+    svc = service
     running = svc.submit(load_example("digits-relu", **LONG))["id"]
     queued = svc.submit(load_example("zero-vs-one"))["id"]
     svc.wait_for(running, {"running"}, min_epoch=1)
@@ -39,8 +60,8 @@ def test_cancel_queued_and_running_runs_then_delete(live: Callable[..., LiveServ
     assert svc.run(queued)["status"] == "cancelled"  # it never started
 
 
-def test_one_worker_runs_jobs_in_order(live: Callable[..., LiveService]) -> None:
-    svc = live(workers=1, export_formats="onnx")  # and exports only what it is asked to
+def test_one_worker_runs_jobs_in_order(one_worker: LiveService) -> None:
+    svc = one_worker  # it exports only what it is asked to (ONNX)
     first, second = (svc.submit(load_example("zero-vs-one", epochs=3))["id"] for _ in range(2))
     a, b = svc.wait_for(first), svc.wait_for(second)
     assert a["status"] == b["status"] == "succeeded"
@@ -62,16 +83,16 @@ def test_two_workers_train_two_runs_at_once(live: Callable[..., LiveService]) ->
     assert a["started_at"] < b["finished_at"] and b["started_at"] < a["finished_at"]
 
 
-def test_wall_clock_cap_fails_the_run(live: Callable[..., LiveService]) -> None:
-    svc = live(workers=1, export_formats="")
+def test_wall_clock_cap_fails_the_run(one_worker: LiveService) -> None:
+    svc = one_worker
     run = svc.submit(load_example("digits-relu", max_seconds=2, **LONG))["id"]
     done = svc.wait_for(run, timeout=60)
     assert done["status"] == "failed"
     assert "wall-clock cap of 2 s" in done["failure_reason"]
 
 
-def test_diverging_loss_fails_with_a_hint(live: Callable[..., LiveService]) -> None:
-    svc = live(workers=1, export_formats="")
+def test_diverging_loss_fails_with_a_hint(one_worker: LiveService) -> None:
+    svc = one_worker
     spec = load_example("digits-regression", epochs=5)
     spec["training"]["optimizer"] = {"type": "sgd", "learning_rate": 10.0}
     created = svc.submit(spec)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
-from collections.abc import Callable
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -37,12 +37,22 @@ SHORT: dict[str, dict[str, Any]] = {
 }
 
 
+@pytest.fixture(scope="module")
+def svc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveService]:
+    """One service for both tests (a start costs ~17 s of CPU); neither leaves a run active."""
+    service = LiveService(
+        tmp_path_factory.mktemp("options") / "var", workers=1, export_formats=""
+    ).start()
+    yield service
+    service.stop()
+    assert "database is locked" not in service.logs()
+
+
 def metrics(svc: LiveService, run_id: str) -> list[dict[str, Any]]:
     return [e["values"] for e in svc.http.get(f"/v1/runs/{run_id}/metrics").json()["epochs"]]
 
 
-def test_each_option_example_trains(live: Callable[..., LiveService]) -> None:
-    svc = live(workers=1, export_formats="")
+def test_each_option_example_trains(svc: LiveService) -> None:
     runs = {
         name: svc.submit(load_example(name, **SHORT.get(name, {})))["id"]
         for name in OPTION_EXAMPLES
@@ -85,8 +95,7 @@ def everything(epochs: int) -> dict[str, Any]:
     return spec
 
 
-def test_killed_run_with_every_option_resumes_exactly(live: Callable[..., LiveService]) -> None:
-    svc = live(workers=1, export_formats="")
+def test_killed_run_with_every_option_resumes_exactly(svc: LiveService) -> None:
     straight = svc.wait_for(svc.submit(everything(9))["id"])
     assert straight["status"] == "succeeded", straight["failure_reason"]
 
