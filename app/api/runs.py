@@ -13,6 +13,7 @@ from app.api.openapi import PROBLEM, body_of
 from app.enums import RunStatus
 from app.runs import service
 from app.runs.compare import MAX_COMPARED, compare_runs, compared_ids
+from app.runs.listing import run_list_json
 from app.runs.misclassified import misclassified
 from app.runs.schemas import (
     Comparison,
@@ -88,9 +89,9 @@ def list_runs(
     status_: Annotated[RunStatus | None, Query(alias="status")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=64)] = None,
-) -> RunList:
-    runs, next_cursor = service.list_runs(settings, status_, limit, cursor)
-    return RunList(items=[RunOut.of(r) for r in runs], next_cursor=next_cursor)
+) -> Response:
+    # RunList's JSON, serialised by listing.py with each spec passed through as stored.
+    return Response(run_list_json(settings, status_, limit, cursor), media_type="application/json")
 
 
 @router.get(

@@ -95,12 +95,15 @@ class RunOut(BaseModel):
     )
 
     @classmethod
-    def of(cls, run: Run) -> RunOut:
+    def of(cls, run: Run, *, spec: dict[str, Any] | None = None, seed: int | None = None) -> RunOut:
+        """``spec`` and ``seed`` stand in for the run's spec when it was not loaded (the list,
+        app/runs/listing.py)."""
+        spec = run.spec if spec is None else spec
         return cls(
             id=run.id,
             name=run.name,
             status=run.status,
-            spec=run.spec,
+            spec=spec,
             warnings=[Problem(**w) for w in run.warnings],
             created_at=run.created_at,
             started_at=run.started_at,
@@ -117,7 +120,7 @@ class RunOut(BaseModel):
             exports=run.exports,
             reproducibility=Reproducibility(
                 spec_sha256=run.spec_sha256,
-                seed=run.spec["training"]["seed"],
+                seed=spec["training"]["seed"] if seed is None else seed,
                 **run.reproducibility,
             ),
             sweep_id=run.sweep_id,

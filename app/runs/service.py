@@ -6,7 +6,7 @@ import hashlib
 import json
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -133,9 +133,8 @@ def get_run(settings: Settings, run_id: str) -> Run:
         return _existing(session, run_id)
 
 
-def list_runs(
-    settings: Settings, status: RunStatus | None, limit: int, cursor: str | None
-) -> tuple[list[Run], str | None]:
+def list_statement(status: RunStatus | None, limit: int, cursor: str | None) -> Select[Run]:
+    """A page of runs, newest first, and one more row that says whether another page follows."""
     if cursor is not None and not is_run_id(cursor):  # the cursor is the last id of a page
         raise InvalidInput("The cursor is not one this service handed out.", status=400)
     stmt = select(Run).order_by(Run.id.desc()).limit(limit + 1)
@@ -143,8 +142,14 @@ def list_runs(
         stmt = stmt.where(Run.status == status)
     if cursor:
         stmt = stmt.where(Run.id < cursor)
+    return stmt
+
+
+def list_runs(
+    settings: Settings, status: RunStatus | None, limit: int, cursor: str | None
+) -> tuple[list[Run], str | None]:
     with read_session(settings.resolved_database_url) as session:
-        runs = list(session.scalars(stmt))
+        runs = list(session.scalars(list_statement(status, limit, cursor)))
     page, more = runs[:limit], len(runs) > limit
     return page, (page[-1].id if more and page else None)
 
