@@ -20,6 +20,7 @@ from sqlalchemy import create_engine, insert, select
 
 from app.db.tables import Run
 from app.runs.ids import new_run_id
+from bench._servers import cpu_seconds
 from tests.fixtures.live import ROOT, LiveService, free_port
 
 
@@ -29,6 +30,7 @@ class Footprint:
     models: int
     rss_mb: float
     ready_s: float  # from process start to /v2/health/ready (named models warmed)
+    ready_cpu_s: float  # the process's CPU time by then: what the load average does not inflate
 
 
 def clone_runs(data_dir: Path, run_id: str, count: int) -> list[str]:
@@ -83,10 +85,11 @@ def measure(data_dir: Path, models: int, runtime: str) -> Footprint:
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
             ready = _wait_ready(http, proc, started)
+            ready_cpu = cpu_seconds(proc.pid)
             for i in range(models):
                 resp = http.post(f"/v1/models/bench-{i}/predict", json={"instances": [[0] * 784]})
                 resp.raise_for_status()
-            return Footprint(runtime, models, rss_mb(proc.pid), ready)
+            return Footprint(runtime, models, rss_mb(proc.pid), ready, ready_cpu)
     finally:
         proc.terminate()
         proc.wait(30)

@@ -319,7 +319,8 @@ def report_footprints(rows: list[Footprint]) -> list[str]:
     print("\nAPI process (no workers): start to ready, RSS after predicting with each model")
     for f in rows:
         print(
-            f"  {f.runtime:12s} {f.models:3d} models  ready {f.ready_s:5.2f} s  RSS {f.rss_mb:6.1f} MB"
+            f"  {f.runtime:12s} {f.models:3d} models  ready {f.ready_s:5.2f} s "
+            f"(CPU {f.ready_cpu_s:5.2f} s)  RSS {f.rss_mb:6.1f} MB"
         )
     missed = []
     for f in rows:
