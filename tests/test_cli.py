@@ -9,7 +9,7 @@ import re
 import signal
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -71,9 +71,21 @@ def row_of(table: str, run_id: str) -> str:
 # -- against a live server ------------------------------------------------------------------
 
 
+@pytest.fixture(scope="module")
+def trainer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveService]:
+    """One service with a worker for the tests that need no fresh one (a start costs ~17 s
+    of CPU); it exports ONNX, which predictions use."""
+    svc = LiveService(
+        tmp_path_factory.mktemp("cli") / "var", workers=1, export_formats="onnx"
+    ).start()
+    yield svc
+    svc.stop()
+    assert "database is locked" not in svc.logs()
+
+
 @pytest.mark.slow
-def test_submit_watch_trains_and_the_run_shows_up(live: Live, tmp_path: Path) -> None:
-    svc = live(workers=1)
+def test_submit_watch_trains_and_the_run_shows_up(trainer: LiveService, tmp_path: Path) -> None:
+    svc = trainer
     url = url_of(svc)
     spec = write_spec(tmp_path, load_example("zero-vs-one", epochs=3))
 
@@ -104,8 +116,10 @@ def test_submit_watch_trains_and_the_run_shows_up(live: Live, tmp_path: Path) ->
 
 
 @pytest.mark.slow
-def test_predict_and_model_names_against_a_trained_run(live: Live, tmp_path: Path) -> None:
-    svc = live(workers=1)
+def test_predict_and_model_names_against_a_trained_run(
+    trainer: LiveService, tmp_path: Path
+) -> None:
+    svc = trainer
     url = url_of(svc)
     run_id = svc.submit(load_example("zero-vs-one", epochs=3))["id"]
     assert svc.wait_for(run_id)["status"] == "succeeded"
@@ -147,7 +161,7 @@ def _digit_png(tmp_path: Path, digit: int) -> Path:
 
 @pytest.mark.slow
 def test_watch_resumes_after_the_server_restarts(live: Live, tmp_path: Path) -> None:
-    svc = live(workers=1)
+    svc = live(workers=1, export_formats="")
     spec = write_spec(tmp_path, load_example("zero-vs-one", epochs=12))
     env = {**os.environ, "TRAINSERVE_URL": url_of(svc), "TRAINSERVE_API_KEY": ""}
     watcher = subprocess.Popen(

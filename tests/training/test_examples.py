@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +13,8 @@ from app.datasets.builtin import load_split
 from tests.fixtures.live import ROOT, LiveService, load_example
 from tests.training.test_options import OPTION_EXAMPLES
 
-pytestmark = pytest.mark.slow
+# Nine runs on two workers, and the exports checked again here: minutes on a busy machine.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
 # The training-option examples are trained (and checked) in test_options.py.
 EXAMPLES = sorted(p.stem for p in (ROOT / "models").glob("*.json") if p.stem not in OPTION_EXAMPLES)
@@ -25,6 +26,16 @@ SHORT = {
     "digits-multilabel": 3,
     "digits-regression": 3,
 }
+
+
+@pytest.fixture(scope="module")
+def svc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveService]:
+    """One service for the module (a start costs ~17 s of CPU), two workers: the examples
+    train two at a time, and the reproducibility test's two runs train side by side."""
+    service = LiveService(tmp_path_factory.mktemp("examples") / "var", workers=2).start()
+    yield service
+    service.stop()
+    assert "database is locked" not in service.logs()
 
 
 def test_every_seed_network_has_an_example() -> None:
@@ -39,10 +50,7 @@ def test_every_seed_network_has_an_example() -> None:
     } <= set(EXAMPLES)
 
 
-def test_examples_train_and_reach_their_targets(
-    live: Callable[..., LiveService], tmp_path: Path
-) -> None:
-    svc = live(workers=2)
+def test_examples_train_and_reach_their_targets(svc: LiveService, tmp_path: Path) -> None:
     runs = {}
     for name in EXAMPLES:
         overrides = {"epochs": SHORT[name]} if name in SHORT else {}
@@ -115,8 +123,7 @@ def check_exports_against_keras(svc: LiveService, run: dict[str, Any], where: Pa
         np.testing.assert_allclose(outputs, reference, atol=1e-4, err_msg=f"{run['name']} {fmt}")
 
 
-def test_same_spec_and_seed_train_to_the_same_metrics(live: Callable[..., LiveService]) -> None:
-    svc = live(workers=1)
+def test_same_spec_and_seed_train_to_the_same_metrics(svc: LiveService) -> None:
     spec = load_example("digits-relu", epochs=2)
     first, second = (svc.submit(spec)["id"] for _ in range(2))
     a, b = svc.wait_for(first), svc.wait_for(second)
