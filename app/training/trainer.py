@@ -128,6 +128,9 @@ class EpochRecorder:
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"epochs-{run_id}")
         self._last: Future[None] | None = None
         self._committed = resumed_from  # the stored checkpoint the run's row names
+        if sweep_id:
+            # Optuna's import (~1 s) off the training thread, before the first decision.
+            self._pool.submit(_import_pruner)
 
     def __call__(
         self,
@@ -137,6 +140,11 @@ class EpochRecorder:
         ended_at: float,
         snap: Snapshot,
     ) -> None:
+        if self.sweep_id and self._last is not None:
+            # A sweep trial hands over an epoch only once the previous one's prune decision is
+            # in: with epochs shorter than a decision, a hopeless trial would otherwise train to
+            # its end before being pruned. The decision overlaps the epoch that just ran.
+            self._last.result()
         self._last = self._pool.submit(self._persist, epoch, metrics, seconds, ended_at, snap)
 
     def _persist(
@@ -189,6 +197,10 @@ class EpochRecorder:
         self._pool.shutdown(wait=True)
         if self._last is not None:
             self._last.result()
+
+
+def _import_pruner() -> None:
+    import optuna  # noqa: F401  (app.sweeps.sampler imports it lazily, at the first decision)
 
 
 def train(claim: jobs.Claim, settings: Settings, worker_id: str, control: RunControl) -> Outcome:
