@@ -18,7 +18,7 @@ import pytest
 from app.client.sse import parse_lines
 from app.enums import RunStatus
 from tests.fixtures.databases import make_settings
-from tests.fixtures.live import ROOT, LiveService, free_port, load_example
+from tests.fixtures.live import ROOT, LiveService, free_port, load_example, module_service
 from tests.fixtures.runs import finished_run
 
 Live = Callable[..., LiveService]
@@ -75,12 +75,8 @@ def row_of(table: str, run_id: str) -> str:
 def trainer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveService]:
     """One service with a worker for the tests that need no fresh one (a start costs ~17 s
     of CPU); it exports ONNX, which predictions use."""
-    svc = LiveService(
-        tmp_path_factory.mktemp("cli") / "var", workers=1, export_formats="onnx"
-    ).start()
-    yield svc
-    svc.stop()
-    assert "database is locked" not in svc.logs()
+    with module_service(tmp_path_factory, "cli", export_formats="onnx") as svc:
+        yield svc
 
 
 @pytest.mark.slow

@@ -16,22 +16,17 @@ from PIL import Image, ImageDraw
 
 from app.datasets.builtin import load_split
 from tests.fixtures.images import encode, png_with_size, render
-from tests.fixtures.live import LiveService, load_example
+from tests.fixtures.live import LiveService, load_example, module_service
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
 def svc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveService]:
-    service = LiveService(
-        tmp_path_factory.mktemp("predict") / "var",
-        workers=2,
-        max_predict_instances=64,
-        max_body_bytes=2_000_000,
-    ).start()
-    yield service
-    service.stop()
-    assert "database is locked" not in service.logs()
+    with module_service(
+        tmp_path_factory, "predict", workers=2, max_predict_instances=64, max_body_bytes=2_000_000
+    ) as service:
+        yield service
 
 
 @pytest.fixture(scope="module")

@@ -23,7 +23,7 @@ from tests.datasets.files import (
     photo_png,
     yes_no_columns,
 )
-from tests.fixtures.live import LiveService, load_example
+from tests.fixtures.live import LiveService, load_example, module_service
 
 # Two service starts, six uploads, six trainings and the first TensorFlow load in the API
 # process: minutes on a busy 2-core machine, so more than the suite's default 300 s.
@@ -90,11 +90,8 @@ def crash_mid_upload(svc: LiveService) -> None:
 def svc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveService]:
     """One service for the module (its tests need not run in order: each names its own
     datasets); the crash test kills it and starts it again."""
-    service = LiveService(tmp_path_factory.mktemp("uploads") / "var", workers=1).start()
-    yield service
-    if service.proc is not None:
-        service.stop(signal.SIGKILL)
-    assert "database is locked" not in service.logs()
+    with module_service(tmp_path_factory, "uploads") as service:
+        yield service
 
 
 def test_uploads_train_and_predict_and_a_crash_leaves_nothing(svc: LiveService) -> None:

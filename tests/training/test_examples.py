@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from app.datasets.builtin import load_split
-from tests.fixtures.live import ROOT, LiveService, load_example
+from tests.fixtures.live import ROOT, LiveService, load_example, module_service
 from tests.training.test_options import OPTION_EXAMPLES
 
 # Nine runs on two workers, and the exports checked again here: minutes on a busy machine.
@@ -32,10 +32,8 @@ SHORT = {
 def svc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveService]:
     """One service for the module (a start costs ~17 s of CPU), two workers: the examples
     train two at a time, and the reproducibility test's two runs train side by side."""
-    service = LiveService(tmp_path_factory.mktemp("examples") / "var", workers=2).start()
-    yield service
-    service.stop()
-    assert "database is locked" not in service.logs()
+    with module_service(tmp_path_factory, "examples", workers=2) as service:
+        yield service
 
 
 def test_every_seed_network_has_an_example() -> None:

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from tests.fixtures.databases import BOTH_BACKENDS
-from tests.fixtures.live import LiveService, load_example
+from tests.fixtures.live import LiveService, load_example, module_service
 
 pytestmark = pytest.mark.slow
 
@@ -19,12 +19,8 @@ def one_worker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveService
     """One SQLite service with one worker for the tests that need no fresh one (a service
     start costs ~17 s of CPU): each leaves no run active, so the next finds the worker idle
     and the queue empty. It exports ONNX only (test_one_worker_runs_jobs_in_order checks)."""
-    svc = LiveService(
-        tmp_path_factory.mktemp("lifecycle") / "var", workers=1, export_formats="onnx"
-    ).start()
-    yield svc
-    svc.stop()
-    assert "database is locked" not in svc.logs()
+    with module_service(tmp_path_factory, "lifecycle", export_formats="onnx") as svc:
+        yield svc
 
 
 @pytest.fixture

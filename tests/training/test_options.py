@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.fixtures.live import LiveService, load_example
+from tests.fixtures.live import LiveService, load_example, module_service
 
 # Seven (then two) short runs: each pays Keras' tracing, which is slow on a busy machine.
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
@@ -40,12 +40,8 @@ SHORT: dict[str, dict[str, Any]] = {
 @pytest.fixture(scope="module")
 def svc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveService]:
     """One service for both tests (a start costs ~17 s of CPU); neither leaves a run active."""
-    service = LiveService(
-        tmp_path_factory.mktemp("options") / "var", workers=1, export_formats=""
-    ).start()
-    yield service
-    service.stop()
-    assert "database is locked" not in service.logs()
+    with module_service(tmp_path_factory, "options", export_formats="") as service:
+        yield service
 
 
 def metrics(svc: LiveService, run_id: str) -> list[dict[str, Any]]:
