@@ -312,8 +312,10 @@ class Worker:
                 log.exception("lease renewal for run %s failed; retrying", run_id)
                 continue
             if status == RunStatus.CANCELLING:
-                control.stop(StopReason.CANCEL)
+                # Logged first: the stop ends the training call within a step, and what that
+                # logs must come after the cancel that caused it.
                 log.info("run %s: cancel seen", run_id, extra={"run_id": run_id})
+                control.stop(StopReason.CANCEL)
                 return
 
 
