@@ -28,11 +28,13 @@ def _read(
     """Events after ``after``, and whether the stream is over (the run is gone or finished
     and the client has already seen its ``done``)."""
     with read_session(settings.resolved_database_url) as session:
-        batch = [(e.id, e.type, e.data) for e in events_after(session, run_id, after)]
-        if batch:
-            return batch, False
+        # The run first: on PostgreSQL each statement sees its own snapshot, and the status
+        # that finishes a run commits with its ``done`` event. Read the other way round, a
+        # commit between the two reads ended the stream without its ``done``.
         run = session.get(Run, run_id)
-        return batch, run is None or run.status.finished
+        over = run is None or run.status.finished
+        batch = [(e.id, e.type, e.data) for e in events_after(session, run_id, after)]
+        return batch, over and not batch
 
 
 async def run_event_stream(
