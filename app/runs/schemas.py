@@ -95,37 +95,36 @@ class RunOut(BaseModel):
     )
 
     @classmethod
-    def of(cls, run: Run, *, spec: dict[str, Any] | None = None, seed: int | None = None) -> RunOut:
-        """``spec`` and ``seed`` stand in for the run's spec when it was not loaded (the list,
-        app/runs/listing.py)."""
-        spec = run.spec if spec is None else spec
-        return cls(
-            id=run.id,
-            name=run.name,
-            status=run.status,
-            spec=spec,
-            warnings=[Problem(**w) for w in run.warnings],
-            created_at=run.created_at,
-            started_at=run.started_at,
-            finished_at=run.finished_at,
-            progress=Progress(epoch=run.epoch, epochs=run.epochs),
-            metrics=run.last_metrics,
-            evaluation=_public_evaluation(run.evaluation),
-            failure_reason=run.failure_reason,
-            attempts=run.attempts,
-            queue=run.queue,
-            artifact=Artifact(sha256=run.artifact_sha256, bytes=run.artifact_bytes)
-            if run.artifact_sha256 and run.artifact_bytes is not None
-            else None,
-            exports=run.exports,
-            reproducibility=Reproducibility(
-                spec_sha256=run.spec_sha256,
-                seed=spec["training"]["seed"] if seed is None else seed,
-                **run.reproducibility,
-            ),
-            sweep_id=run.sweep_id,
-            early_stopping=run.early_stopping,
-        )
+    def of(cls, run: Run) -> RunOut:
+        return cls(**run_fields(run, spec=run.spec, seed=run.spec["training"]["seed"]))
+
+
+def run_fields(run: Run | Any, *, spec: dict[str, Any], seed: int) -> dict[str, Any]:
+    """RunOut's fields, unvalidated, from a run or from anything with the same attributes (the
+    list validates a whole page of these at once, app/runs/listing.py)."""
+    return {
+        "id": run.id,
+        "name": run.name,
+        "status": run.status,
+        "spec": spec,
+        "warnings": run.warnings,
+        "created_at": run.created_at,
+        "started_at": run.started_at,
+        "finished_at": run.finished_at,
+        "progress": {"epoch": run.epoch, "epochs": run.epochs},
+        "metrics": run.last_metrics,
+        "evaluation": _public_evaluation(run.evaluation),
+        "failure_reason": run.failure_reason,
+        "attempts": run.attempts,
+        "queue": run.queue,
+        "artifact": {"sha256": run.artifact_sha256, "bytes": run.artifact_bytes}
+        if run.artifact_sha256 and run.artifact_bytes is not None
+        else None,
+        "exports": run.exports,
+        "reproducibility": {"spec_sha256": run.spec_sha256, "seed": seed, **run.reproducibility},
+        "sweep_id": run.sweep_id,
+        "early_stopping": run.early_stopping,
+    }
 
 
 def _public_evaluation(evaluation: dict[str, Any] | None) -> dict[str, Any] | None:

@@ -6,7 +6,7 @@ import hashlib
 import json
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -17,7 +17,7 @@ from app.db.session import read_session, write_session
 from app.db.tables import EpochMetric, ModelName, Run
 from app.dispatch import dispatcher_for
 from app.enums import ACTIVE, RunStatus
-from app.errors import Conflict, FieldError, InvalidInput, NotFound
+from app.errors import Conflict, FieldError, NotFound
 from app.runs.events import add_status_event
 from app.runs.ids import is_run_id, new_run_id
 from app.runs.parsing import parse_spec
@@ -131,27 +131,6 @@ def _replay(existing: Run, digest: str) -> Run:
 def get_run(settings: Settings, run_id: str) -> Run:
     with read_session(settings.resolved_database_url) as session:
         return _existing(session, run_id)
-
-
-def list_statement(status: RunStatus | None, limit: int, cursor: str | None) -> Select[Run]:
-    """A page of runs, newest first, and one more row that says whether another page follows."""
-    if cursor is not None and not is_run_id(cursor):  # the cursor is the last id of a page
-        raise InvalidInput("The cursor is not one this service handed out.", status=400)
-    stmt = select(Run).order_by(Run.id.desc()).limit(limit + 1)
-    if status:
-        stmt = stmt.where(Run.status == status)
-    if cursor:
-        stmt = stmt.where(Run.id < cursor)
-    return stmt
-
-
-def list_runs(
-    settings: Settings, status: RunStatus | None, limit: int, cursor: str | None
-) -> tuple[list[Run], str | None]:
-    with read_session(settings.resolved_database_url) as session:
-        runs = list(session.scalars(list_statement(status, limit, cursor)))
-    page, more = runs[:limit], len(runs) > limit
-    return page, (page[-1].id if more and page else None)
 
 
 def cancel_run(settings: Settings, run_id: str) -> Run:
