@@ -1,24 +1,25 @@
-"""The run list's JSON: one query for plain rows, one validation for the whole page, and each
-run's spec passed through as the database holds it.
+"""The run list's JSON, built from plain rows without a model object per run.
 
-A page of 100 runs is mostly specs. Decoding each spec from its JSON column, validating it
-into ``RunOut`` and encoding it again was a fifth of the list's time (bench/list_runs.py);
-loading ORM objects and building 100 ``RunOut``s one by one (with their nested models) was
-most of the rest. The list selects the columns ``RunOut`` shows (no ORM identity map),
-reads each spec as JSON text and its seed with a JSON path, validates the page's fields as
-one ``list[RunOut]`` and splices the specs into the answer unparsed (``orjson.Fragment``).
-The answer is the same JSON as ``RunList`` would give: the same model validates and
-serialises every other field.
+A page of 100 runs cost ~10 ms to build (bench/list_runs.py): loading 100 ORM objects,
+building 100 ``RunOut``s with their nested models, decoding every spec and encoding it
+again. Here one Core query selects the columns ``RunOut`` shows, each spec is read as JSON
+text (its seed by a JSON path) and spliced into the answer unparsed (``orjson.Fragment``),
+and the other fields are the values ``RunOut`` would hold: ``run_fields`` (shared with
+``RunOut.of``) gives them, and the nested objects get their model's fields and defaults.
+orjson then writes what pydantic would (UTC datetimes with ``Z``, enums by value, NaN as
+null), so each item is the JSON ``GET /v1/runs/{id}`` answers; tests/runs/test_listing.py
+holds the two together on both databases.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from types import SimpleNamespace
 from typing import Any
 
 import orjson
-from pydantic import TypeAdapter
+from pydantic import BaseModel
 from sqlalchemy import Select, Text, cast, select
 
 from app.db.session import read_session
@@ -26,15 +27,13 @@ from app.db.tables import Run
 from app.enums import RunStatus
 from app.errors import InvalidInput
 from app.runs.ids import is_run_id
-from app.runs.schemas import RunOut, run_fields
+from app.runs.schemas import Export, Problem, Reproducibility, run_fields
 from app.settings import Settings
 
 # The standard library writes NaN and Infinity, which are not JSON: a spec holding either
-# (or those letters anywhere) is decoded and encoded as RunOut does (null), not passed through.
+# (or those letters anywhere) is decoded, and orjson writes them as RunOut does (null).
 _NOT_JSON = ("NaN", "Infinity")
 
-_PAGE = TypeAdapter(list[RunOut])
-_SPEC = TypeAdapter(dict[str, Any])
 
 # What run_fields reads of a run, and the spec as text with its seed.
 _COLUMNS = (
@@ -89,15 +88,34 @@ def run_list_json(
     page, more = rows[:limit], len(rows) > limit
     # A namespace per row: run_fields reads ~25 attributes, and a Row's are slow to read.
     runs = [SimpleNamespace(**dict(zip(keys, row, strict=True))) for row in page]
-    fields = [run_fields(run, spec={}, seed=run.seed) for run in runs]
-    items = _PAGE.dump_python(_PAGE.validate_python(fields), mode="json")
-    for item, run in zip(items, runs, strict=True):
-        item["spec"] = _spec(run.spec_json)
+    items = [_item(run) for run in runs]
     next_cursor = page[-1].id if more and page else None
-    return orjson.dumps({"items": items, "next_cursor": next_cursor})
+    return orjson.dumps({"items": items, "next_cursor": next_cursor}, option=orjson.OPT_UTC_Z)
+
+
+def _shaped(model: type[BaseModel]) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """What ``model`` makes of a stored dict: its fields, in order, defaults filled in."""
+    fields = [
+        (name, field.get_default(call_default_factory=True) if not field.is_required() else None)
+        for name, field in model.model_fields.items()
+    ]
+    return lambda stored: {name: stored.get(name, default) for name, default in fields}
+
+
+_problem, _export, _reproducibility = _shaped(Problem), _shaped(Export), _shaped(Reproducibility)
+
+
+def _item(run: SimpleNamespace) -> dict[str, Any]:
+    fields = run_fields(run, spec={}, seed=run.seed)
+    fields["spec"] = _spec(run.spec_json)
+    fields["warnings"] = [_problem(w) for w in run.warnings]
+    if run.exports:
+        fields["exports"] = {fmt: _export(e) for fmt, e in run.exports.items()}
+    fields["reproducibility"] = _reproducibility(fields["reproducibility"])
+    return fields
 
 
 def _spec(text: str) -> Any:
     if _NOT_JSON[0] in text or _NOT_JSON[1] in text:
-        return _SPEC.dump_python(json.loads(text), mode="json")
+        return json.loads(text)
     return orjson.Fragment(text)
