@@ -32,6 +32,12 @@ class Settings(BaseSettings):
         "auto",
         description="XLA for the training step: auto = by the model's layers (bench/README.md)",
     )
+    onednn: bool = Field(
+        True,
+        description="oneDNN kernels for TensorFlow's CPU ops in workers (TF_ENABLE_ONEDNN_OPTS); "
+        "TensorFlow turns them on by itself only on CPUs with AVX-512 VNNI, BF16 or AMX, yet "
+        "on an AVX2 CPU they trained the example CNN ~2x faster (bench/README.md)",
+    )
     execution_seconds: float = Field(
         0.1,
         gt=0,

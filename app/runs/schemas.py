@@ -52,6 +52,9 @@ class Reproducibility(BaseModel):
     jit_compile: bool | None = Field(
         None, description="whether XLA compiled the training step (it changes the numerics)"
     )
+    onednn: bool | None = Field(
+        None, description="whether oneDNN ran TensorFlow's CPU ops (it changes the numerics)"
+    )
     threads: int | None = Field(None, description="TensorFlow threads of the worker")
     notes: list[str] = Field(
         default_factory=list, description="e.g. why XLA was not used although the rule chose it"

@@ -47,7 +47,7 @@ def build_app(settings: Settings) -> Any:
         global _CHILD
         from app.training.worker import Worker, configure_tensorflow
 
-        configure_tensorflow(settings.threads_per_worker)
+        configure_tensorflow(settings.threads_per_worker, settings.onednn)
         importlib.import_module("app.training.trainer")  # warm: Keras before the first run
 
         _CHILD = Worker(settings)

@@ -10,6 +10,7 @@ the same batches in the same order, however the steps are grouped.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -159,6 +160,17 @@ class Executor:
         """The epoch's short last batch."""
         logs: dict[str, Any] = self._plain(next(self._iterator))
         return logs
+
+
+def onednn_enabled() -> bool:
+    """Whether this process runs TensorFlow's CPU ops with oneDNN (fixed when TensorFlow
+    loaded; the worker chooses it, see ``configure_tensorflow``). It changes the numerics."""
+    try:
+        from tensorflow.python.util import _pywrap_util_port  # no public API says it
+
+        return bool(_pywrap_util_port.IsMklEnabled())
+    except (ImportError, AttributeError):
+        return os.environ.get("TF_ENABLE_ONEDNN_OPTS") == "1"
 
 
 def _zeros(signature: Any) -> Any:

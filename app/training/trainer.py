@@ -34,7 +34,7 @@ from app.training.data import (
     validation_batches,
 )
 from app.training.evaluation import evaluate
-from app.training.execution import ChunkSizer, Executor, xla_by_rule
+from app.training.execution import ChunkSizer, Executor, onednn_enabled, xla_by_rule
 from app.training.exports import export_all
 from app.training.loop import run_epochs
 from app.training.options import TrainingOptions
@@ -213,6 +213,7 @@ def train(claim: jobs.Claim, settings: Settings, worker_id: str, control: RunCon
         "dataset_sha256": data.dataset_sha256,
         "dataset_version": data.dataset_version,
         "jit_compile": jit,
+        "onednn": onednn_enabled(),
         "threads": settings.threads_per_worker,
     }
     jobs.set_reproducibility(url, claim.run_id, worker_id, record)

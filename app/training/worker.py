@@ -37,8 +37,12 @@ def new_worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
-def configure_tensorflow(threads: int) -> None:
+def configure_tensorflow(threads: int, onednn: bool = True) -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    # Read once, when TensorFlow loads. Left unset, TensorFlow uses oneDNN only on CPUs with
+    # AVX-512 VNNI/BF16 or AMX and Eigen's kernels elsewhere; on an AVX2 CPU Eigen's
+    # convolutions made the example CNN's step ~2x slower (bench/README.md, session 7).
+    os.environ["TF_ENABLE_ONEDNN_OPTS"] = "1" if onednn else "0"
     import tensorflow as tf
 
     # Must run before the first op, or TensorFlow ignores it.
@@ -333,7 +337,7 @@ def worker_main(
 
     settings = Settings.model_validate(settings_data)
     configure_logging()
-    configure_tensorflow(settings.threads_per_worker)
+    configure_tensorflow(settings.threads_per_worker, settings.onednn)
     worker = Worker(settings, worker_id, orphan_exit=pooled)
     signal.signal(signal.SIGTERM, worker.request_shutdown)
     signal.signal(signal.SIGINT, worker.request_shutdown)

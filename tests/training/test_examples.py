@@ -121,15 +121,21 @@ def check_exports_against_keras(svc: LiveService, run: dict[str, Any], where: Pa
         np.testing.assert_allclose(outputs, reference, atol=1e-4, err_msg=f"{run['name']} {fmt}")
 
 
-def test_same_spec_and_seed_train_to_the_same_metrics(svc: LiveService) -> None:
-    spec = load_example("digits-relu", epochs=2)
+@pytest.mark.parametrize(("example", "xla"), [("digits-relu", True), ("digits-cnn", False)])
+def test_same_spec_and_seed_train_to_the_same_metrics(
+    svc: LiveService, example: str, xla: bool
+) -> None:
+    """The MLP's step runs under XLA, the CNN's convolutions under oneDNN (the workers' default
+    since session 7): each twice, side by side, to the same metrics."""
+    spec = load_example(example, epochs=2 if xla else 1)
     first, second = (svc.submit(spec)["id"] for _ in range(2))
     a, b = svc.wait_for(first), svc.wait_for(second)
     assert a["status"] == b["status"] == "succeeded"
     assert a["evaluation"] == b["evaluation"]
     assert _epochs(svc, first) == _epochs(svc, second)
     assert a["reproducibility"] == b["reproducibility"]
-    assert a["reproducibility"]["jit_compile"] is True and a["reproducibility"]["notes"] == []
+    assert a["reproducibility"]["jit_compile"] is xla and a["reproducibility"]["notes"] == []
+    assert a["reproducibility"]["onednn"] is True
 
 
 def _epochs(svc: LiveService, run_id: str) -> list[dict]:
