@@ -44,12 +44,13 @@ class ModelCache:
     callers but not kept, so a deleted run cannot come back.
     """
 
-    def __init__(self, max_entries: int, on_change: Callable[[], None] | None = None) -> None:
+    def __init__(self, max_entries: int, on_change: Callable[[bool], None] | None = None) -> None:
         if max_entries < 1:
             raise ValueError(f"max_entries must be at least 1, got {max_entries}")
         self.max_entries = max_entries
-        # Called, outside the lock, after a predictor was stored or dropped.
-        self._on_change = on_change or (lambda: None)
+        # Called, outside the lock, after a predictor was stored or dropped: with whether one
+        # was dropped (gc_freeze.refreeze only unfreezes then).
+        self._on_change = on_change or (lambda dropped: None)
         self._entries: OrderedDict[Hashable, Predictor] = OrderedDict()
         self._loading: dict[Hashable, _Pending] = {}
         self._lock = threading.Lock()
@@ -81,18 +82,23 @@ class ModelCache:
                     del self._loading[key]
             pending.fail(exc)
             raise
+        dropped = False
         with self._lock:
             if self._loading.get(key) is pending:
                 del self._loading[key]
-                self._store(key, value)
+                dropped = self._store(key, value)
         pending.resolve(value)
-        self._on_change()
+        self._on_change(dropped)
         return value
 
-    def _store(self, key: Hashable, value: Predictor) -> None:
+    def _store(self, key: Hashable, value: Predictor) -> bool:
+        """Whether the least recently used entry had to go."""
         self._entries[key] = value
+        dropped = False
         while len(self._entries) > self.max_entries:
             self._entries.popitem(last=False)
+            dropped = True
+        return dropped
 
     def peek(self, key: Hashable) -> Predictor | None:
         """The loaded predictor for ``key``, or None without loading (counted as a hit)."""
@@ -109,7 +115,7 @@ class ModelCache:
             dropped = self._entries.pop(key, None)
             self._loading.pop(key, None)
         if dropped is not None:
-            self._on_change()
+            self._on_change(True)
 
     def clear(self) -> None:
         with self._lock:
@@ -117,7 +123,7 @@ class ModelCache:
             self._entries.clear()
             self._loading.clear()
         if had_entries:
-            self._on_change()
+            self._on_change(True)
 
     def __len__(self) -> int:
         with self._lock:

@@ -158,11 +158,14 @@ def test_refreezes_asked_for_while_deferred_run_once_at_the_end() -> None:
 
 
 def test_on_change_follows_stores_and_drops_only() -> None:
-    calls: list[int] = []
-    cache = ModelCache(max_entries=2, on_change=lambda: calls.append(len(cache)))
+    calls: list[tuple[int, bool]] = []
+    cache = ModelCache(max_entries=2, on_change=lambda dropped: calls.append((len(cache), dropped)))
     cache.get("a", constant(1))
     cache.get("a", constant(1))  # a hit changes nothing
     cache.evict("unknown")
     cache.evict("a")
     cache.clear()  # already empty
-    assert calls == [1, 0]
+    cache.get("b", constant(2))
+    cache.get("c", constant(3))
+    cache.get("d", constant(4))  # pushes "b" out
+    assert calls == [(1, False), (0, True), (1, False), (2, False), (2, True)]

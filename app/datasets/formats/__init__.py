@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import zipfile
 
-from app.datasets.formats import csv, idx, npz, targets, zipfolders
+from app.datasets.formats import idx
 from app.datasets.formats.common import (
     FORMATS,
     TARGETS,
@@ -44,6 +44,10 @@ _FORMAT_HINT = (
 def convert(
     parts: dict[str, Part], declared: FormatName | None, options: Options, limits: Limits
 ) -> tuple[FormatName, Converted]:
+    # The readers are imported on the first upload: the API process starts without them (and
+    # without Pillow, which the zip reader needs) as most never see one (bench/README.md).
+    from app.datasets.formats import csv, npz, targets, zipfolders
+
     fmt = declared or detect(parts)
     _check_parts(parts, fmt)
     targets.check_options(fmt, options)
