@@ -23,6 +23,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+# As a worker runs (TRAINSERVE_ONEDNN, default on); TF_ENABLE_ONEDNN_OPTS=0 for Eigen's kernels.
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 
 PHASES = ("step loop", "short last batch", "validation", "evaluate (before)", "snapshot", "write")
 
