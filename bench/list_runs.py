@@ -106,7 +106,7 @@ def timed_query(settings: Settings, repeat: int) -> list[float]:
     for _ in range(repeat):
         start = time.perf_counter()
         with read_session(settings.resolved_database_url) as session:
-            rows = session.execute(page_statement(RunStatus.SUCCEEDED, 100, None)).all()
+            rows = session.execute(*page_statement(RunStatus.SUCCEEDED, 100, None)).all()
         times.append((time.perf_counter() - start) * 1000)
         assert len(rows) == 101
     return times

@@ -20,7 +20,7 @@ from typing import Any
 
 import orjson
 from pydantic import BaseModel
-from sqlalchemy import Select, Text, cast, select
+from sqlalchemy import Select, Text, bindparam, cast, select
 
 from app.db.session import read_session
 from app.db.tables import Run
@@ -62,20 +62,31 @@ _COLUMNS = (
     Run.spec[("training", "seed")].as_integer().label("seed"),
 )
 
-# Built once: constructing a select of 23 columns costs ~0.5 ms, a tenth of the page.
-_NEWEST_FIRST = select(*_COLUMNS).order_by(Run.id.desc())
+
+def _page(filtered: bool, after: bool) -> Select[Any]:
+    stmt = select(*_COLUMNS).order_by(Run.id.desc()).limit(bindparam("rows"))
+    if filtered:
+        stmt = stmt.where(Run.status == bindparam("status"))
+    if after:
+        stmt = stmt.where(Run.id < bindparam("cursor"))
+    return stmt
 
 
-def page_statement(status: RunStatus | None, limit: int, cursor: str | None) -> Select[Any]:
-    """A page of runs, newest first, and one more row that says whether another page follows."""
+# The four shapes of the page's query, built once and run with parameters: building a select
+# of 23 columns per request, and SQLAlchemy matching a new statement's columns to the cached
+# compiled one, cost ~1 ms of a ~6 ms page.
+_PAGES = {(f, a): _page(f, a) for f in (False, True) for a in (False, True)}
+
+
+def page_statement(
+    status: RunStatus | None, limit: int, cursor: str | None
+) -> tuple[Select[Any], dict[str, Any]]:
+    """A page of runs, newest first, and one more row that says whether another page follows:
+    the statement and its parameters."""
     if cursor is not None and not is_run_id(cursor):  # the cursor is the last id of a page
         raise InvalidInput("The cursor is not one this service handed out.", status=400)
-    stmt = _NEWEST_FIRST.limit(limit + 1)
-    if status:
-        stmt = stmt.where(Run.status == status)
-    if cursor:
-        stmt = stmt.where(Run.id < cursor)
-    return stmt
+    params = {"rows": limit + 1, "status": status, "cursor": cursor}
+    return _PAGES[(status is not None, cursor is not None)], params
 
 
 def run_list_json(
@@ -83,7 +94,7 @@ def run_list_json(
 ) -> bytes:
     with read_session(settings.resolved_database_url) as session:
         # Core, not the ORM: plain rows, without the ORM's per-row loading machinery.
-        result = session.connection().execute(page_statement(status, limit, cursor))
+        result = session.connection().execute(*page_statement(status, limit, cursor))
         keys, rows = list(result.keys()), result.all()
     page, more = rows[:limit], len(rows) > limit
     # A namespace per row: run_fields reads ~25 attributes, and a Row's are slow to read.
