@@ -23,8 +23,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-# As a worker runs (TRAINSERVE_ONEDNN, default on); TF_ENABLE_ONEDNN_OPTS=0 for Eigen's kernels.
-os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 
 PHASES = ("step loop", "short last batch", "validation", "evaluate (before)", "snapshot", "write")
 
@@ -36,11 +34,13 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     args = parser.parse_args()
 
-    import tensorflow as tf
+    from app.training.worker import configure_tensorflow
 
-    tf.config.threading.set_intra_op_parallelism_threads(args.threads)
-    tf.config.threading.set_inter_op_parallelism_threads(args.threads)
+    # As a worker sets TensorFlow up (oneDNN as TRAINSERVE_ONEDNN, default on; run with
+    # TF_ENABLE_ONEDNN_OPTS=0 for Eigen's kernels).
+    configure_tensorflow(args.threads, os.environ.get("TF_ENABLE_ONEDNN_OPTS", "1") == "1")
     import keras
+    import tensorflow as tf
 
     from app.settings import Settings
     from app.training import checkpoint

@@ -6,7 +6,6 @@ import io
 import math
 
 import numpy as np
-from PIL import Image, ImageDraw
 
 PER_CLASS = 8
 MAX_CLASSES = 20
@@ -25,6 +24,9 @@ def grid_png(
     """Rows of classes (at most MAX_CLASSES), each with its first ``per_class`` examples; for
     yes/no columns a row per column of examples answering yes, for values rows from the
     smallest values to the largest (each row labelled with its first value)."""
+    # Imported here: the API process starts without Pillow's drawing (most never draw).
+    from PIL import Image, ImageDraw
+
     rows = _rows(y, label_names)[:MAX_CLASSES]
     h, w = int(x.shape[1]), int(x.shape[2])
     scale = max(1, math.ceil(MIN_CELL / max(h, w))) if max(h, w) < MIN_CELL else 1

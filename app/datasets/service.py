@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from app.datasets import catalog, formats, storage
+from app.datasets import catalog, formats, preview, storage
 from app.datasets.catalog import CATALOG, DatasetInfo, DatasetRef
 from app.datasets.formats.common import Converted, content_sha256
 from app.db.session import write_session
@@ -92,7 +92,7 @@ def _commit(settings: Settings, name: str, fmt: str, data: Converted, up: Upload
     key, preview_key = f"{stem}.npz", f"{stem}.png"
     try:
         np.savez_compressed(staged, x=data.x, y=data.y)
-        staged_preview.write_bytes(_grid_png(data.x, data.y, label_names=data.label_names))
+        staged_preview.write_bytes(preview.grid_png(data.x, data.y, label_names=data.label_names))
         size = staged.stat().st_size
         with write_session(settings.resolved_database_url) as session:
             latest = session.scalar(select(func.max(Dataset.version)).where(Dataset.name == name))
@@ -217,13 +217,6 @@ def hold(session: Session, name: str, version: int | None) -> None:
         )
 
 
-def _grid_png(x: np.ndarray, y: np.ndarray, label_names: tuple[str, ...] | None = None) -> bytes:
-    # Pillow's drawing is imported with the first preview, not when the API process starts.
-    from app.datasets.preview import grid_png
-
-    return grid_png(x, y, label_names=label_names)
-
-
 def _preview_key(key: str) -> str:
     return key.removesuffix(".npz") + ".png"
 
@@ -236,7 +229,7 @@ def preview_png(settings: Settings, text: str) -> bytes:
         return storage.open_path(settings, _preview_key(info.storage_key or "")).read_bytes()
     except FileNotFoundError:
         x, y = _read(settings, info)
-        return _grid_png(x, y, label_names=info.label_names)
+        return preview.grid_png(x, y, label_names=info.label_names)
 
 
 # --- built-ins: previews are drawn once per process (a cache, by design) -----------------
@@ -258,7 +251,7 @@ def _builtin_preview(settings: Settings, name: str) -> bytes:
         arrays = _builtin_arrays(settings, name)
         if arrays is None:
             raise NotFound(f"{name!r} is not downloaded yet; train a run on it first.")
-        png = _grid_png(*arrays)
+        png = preview.grid_png(*arrays)
         _BUILTIN_PREVIEWS[name] = png
     return png
 

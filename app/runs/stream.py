@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import anyio
+from sqlalchemy import select
 from starlette.requests import Request
 
 from app.db.session import read_session
@@ -31,8 +32,8 @@ def _read(
         # The run first: on PostgreSQL each statement sees its own snapshot, and the status
         # that finishes a run commits with its ``done`` event. Read the other way round, a
         # commit between the two reads ended the stream without its ``done``.
-        run = session.get(Run, run_id)
-        over = run is None or run.status.finished
+        status = session.scalar(select(Run.status).where(Run.id == run_id))
+        over = status is None or status.finished
         batch = [(e.id, e.type, e.data) for e in events_after(session, run_id, after)]
         return batch, over and not batch
 

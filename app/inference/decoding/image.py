@@ -317,6 +317,10 @@ def to_unit_range(batch: np.ndarray) -> np.ndarray:
     """(N, H, W) pixels already checked to lie in 0-255 → float32 [0, 1]. Each image picks its
     own scale: 0-255 when any of its pixels is above 1, else it is taken as 0-1 already."""
     batch = batch.astype(np.float32, copy=False)
+    if len(batch) == 1:
+        # One image (most requests): the same scale without the per-image reductions and
+        # broadcasts (~20 µs of ~0.1 ms for a JSON body); bit-identical.
+        return batch / np.float32(255.0) if batch.max() > 1.0 else batch
     peaks = batch.reshape(len(batch), -1).max(axis=1)
     scale = np.where(peaks > 1.0, np.float32(255.0), np.float32(1.0))
     return batch / scale[:, None, None]
