@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterator
+from typing import Any
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
@@ -90,28 +91,44 @@ class Observe:
         try:
             await self.app(scope, receive, record)
         finally:
-            elapsed = time.perf_counter() - start
-            route = getattr(scope.get("route"), "path", "unmatched")
-            REQUESTS.labels(scope["method"], route, str(status)).inc()
-            LATENCY.labels(scope["method"], route).observe(elapsed)
-            if access_log.isEnabledFor(logging.INFO):
-                # The record access_log.info would make, without its findCaller: a walk up
-                # the ASGI stack, a few % of a small prediction's CPU, for the file and line
-                # of this call, which no handler of ours writes (the line is left 0).
-                entry = access_log.makeRecord(
-                    access_log.name,
-                    logging.INFO,
-                    __file__,
-                    0,
-                    "%s %s %s",
-                    (scope["method"], scope["path"], status),
-                    None,
-                    "Observe.__call__",
-                    {
-                        "method": scope["method"],
-                        "path": scope["path"],
-                        "status": status,
-                        "duration_ms": round(elapsed * 1000, 2),
-                    },
-                )
-                access_log.handle(entry)
+            record_request(scope, status, time.perf_counter() - start)
+
+
+# Cache: the labelled metrics of each (method, route, status) seen, which are the same
+# objects every time; looking them up by label values cost ~3 µs per request and metric.
+_labelled: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+
+
+def record_request(scope: Scope, status: int, elapsed: float) -> None:
+    """Counts, times and access-logs one answered HTTP request."""
+    route = getattr(scope.get("route"), "path", "unmatched")
+    key = (scope["method"], route, status)
+    metrics = _labelled.get(key)
+    if metrics is None:
+        metrics = _labelled.setdefault(
+            key,
+            (REQUESTS.labels(key[0], route, str(status)), LATENCY.labels(key[0], route)),
+        )
+    metrics[0].inc()
+    metrics[1].observe(elapsed)
+    if access_log.isEnabledFor(logging.INFO):
+        # The record access_log.info would make, without its findCaller: a walk up the ASGI
+        # stack, a few % of a small prediction's CPU, for the file and line of this call,
+        # which no handler of ours writes (the line is left 0).
+        entry = access_log.makeRecord(
+            access_log.name,
+            logging.INFO,
+            __file__,
+            0,
+            "%s %s %s",
+            (scope["method"], scope["path"], status),
+            None,
+            "record_request",
+            {
+                "method": scope["method"],
+                "path": scope["path"],
+                "status": status,
+                "duration_ms": round(elapsed * 1000, 2),
+            },
+        )
+        access_log.handle(entry)

@@ -109,7 +109,8 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
 
 
 class LeanRoute(APIRoute):
-    """Documented by FastAPI from its declaration; served without FastAPI's per-request work.
+    """Documented by FastAPI from its declaration; served without FastAPI's per-request work
+    (app.api.lean.LeanPipeline calls ``respond``).
 
     The endpoint is called as ``endpoint(request, preprocess=..., **path_params)``. The
     declared ``require_api_key`` dependency documents the key in OpenAPI; it is checked here,
@@ -118,9 +119,9 @@ class LeanRoute(APIRoute):
 
     def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
         super().__init__(path, endpoint, **kwargs)
-        self.app = request_response(self._handle)
+        self.app = request_response(self.respond)
 
-    async def _handle(self, request: Request) -> Response:
+    async def respond(self, request: Request) -> Response:
         check_api_key(request.app.state.settings, request.headers.get("x-api-key"))
         response: Response = await self.endpoint(
             request,

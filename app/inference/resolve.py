@@ -122,8 +122,10 @@ class ModelLookup:
 
 def _servable(row: _Row, name: str) -> Target:
     run_id, status, sha256, _ = row
-    if status != RunStatus.SUCCEEDED or not sha256:
+    if status != RunStatus.SUCCEEDED:
         raise Conflict(f"Run {run_id} is {status}; only succeeded runs can predict.")
+    if not sha256:  # a succeeded run always stored one: only a damaged database gets here
+        raise Conflict(f"Run {run_id} has no stored model to predict with.")
     return Target(run_id, name, sha256)
 
 
