@@ -7,6 +7,7 @@ import queue
 import sys
 import threading
 from datetime import UTC, datetime
+from typing import TextIO
 
 import orjson
 
@@ -41,7 +42,7 @@ class BatchedHandler(logging.Handler):
     thread and made it fight the event loop for the GIL.
     """
 
-    def __init__(self, target: logging.Handler, interval: float = 0.05) -> None:
+    def __init__(self, target: logging.StreamHandler[TextIO], interval: float = 0.05) -> None:
         super().__init__()
         self.target, self.interval = target, interval
         self._records: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
@@ -66,16 +67,27 @@ class BatchedHandler(logging.Handler):
         self._drain()
 
     def _drain(self) -> None:
-        wrote = False
+        # One write for the batch: the target's own emit flushes after every record, one
+        # system call per access-log line (~25 µs of a small prediction's CPU over HTTP).
+        lines = []
         while True:
             try:
                 record = self._records.get_nowait()
             except queue.Empty:
                 break
-            self.target.handle(record)
-            wrote = True
-        if wrote:
-            self.target.flush()
+            if record.levelno < self.target.level or not self.target.filter(record):
+                continue
+            try:
+                lines.append(self.target.format(record) + "\n")
+            except Exception:
+                self.target.handleError(record)
+        if lines:
+            with self.target.lock:  # type: ignore[union-attr]
+                try:
+                    self.target.stream.write("".join(lines))
+                    self.target.stream.flush()
+                except Exception:
+                    self.target.handleError(record)
 
     def close(self) -> None:
         if not self._stopped.is_set():

@@ -49,6 +49,12 @@ def test_runs_and_names_resolve_to_what_the_database_says_now(settings: Settings
             lookup.by_name("prod")
         with pytest.raises(NotFound, match="no run with that id"):
             lookup.by_name_or_run("nope")
+        # Answers may be kept between requests (SQLite), never past another's commit.
+        assert lookup.by_run(second).run_id == second
+        with write_session(settings.resolved_database_url) as session:
+            session.delete(session.get_one(Run, second))
+        with pytest.raises(NotFound):
+            lookup.by_run(second)
     finally:
         lookup.close()
 

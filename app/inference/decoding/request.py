@@ -43,7 +43,7 @@ def batch_from_json(body: bytes, shape: Shape, preprocess: bool, limit: int) -> 
                 for key in extra
             ],
         )
-    fast = _uniform_pixel_batch(payload["instances"], shape, limit)
+    fast = _uniform_pixel_batch(payload["instances"], shape, limit) if is_pixel_json(body) else None
     return (
         fast
         if fast is not None
@@ -66,9 +66,22 @@ def loads(body: bytes | str) -> Any:
         raise ValueError("arrays or objects are nested too deeply") from None
 
 
+# What a body of pixel arrays is made of, besides its one key.
+_NUMERIC = b"0123456789.,[]eE+- \t\r\n"
+_PIXELS_ONLY = b'{"instances":}'.translate(None, _NUMERIC)
+
+
+def is_pixel_json(body: bytes) -> bool:
+    """Whether the body is ``{"instances": ...}`` holding nothing but numbers in arrays: no
+    other string (a base64 image), escape, ``true``, ``null`` or ``NaN``. One pass in C over
+    the bytes (~4 µs for a 28x28 image, against ~15 µs for searching out what it excludes)."""
+    return body.translate(None, _NUMERIC) == _PIXELS_ONLY
+
+
 def _uniform_pixel_batch(instances: Any, shape: Shape, limit: int) -> np.ndarray | None:
-    """The common case, a rectangular batch of valid pixel arrays, checked in one vectorised
-    pass; anything else (images, mistakes) takes the per-instance path that names the culprit."""
+    """The common case, a rectangular batch of valid pixel arrays in a body that
+    ``is_pixel_json``, checked in one vectorised pass; anything else (images, mistakes) takes
+    the per-instance path that names the culprit."""
     if not (
         isinstance(instances, list)
         and 0 < len(instances) <= limit
@@ -76,13 +89,14 @@ def _uniform_pixel_batch(instances: Any, shape: Shape, limit: int) -> np.ndarray
     ):
         return None
     try:
-        pixels = np.asarray(instances)
+        # Numbers only, so the type need not be discovered (a third of the conversion).
+        pixels = np.asarray(instances, dtype=np.float64)
     except ValueError:  # ragged
         return None
     h, w = shape
-    if pixels.dtype.kind not in "iuf" or pixels.shape[1:] not in ((h, w), (h * w,), (h, w, 1)):
-        return None  # strings, booleans, nulls or the wrong shape: let the slow path say which
-    low, high = pixels.min(), pixels.max()  # NaN propagates into both and fails the test
+    if pixels.shape[1:] not in ((h, w), (h * w,), (h, w, 1)):
+        return None  # the wrong shape: let the slow path say which
+    low, high = pixels.min(), pixels.max()
     if not (low >= 0 and high <= 255):
         return None
     return to_unit_range(pixels.reshape(len(instances), h, w).astype(np.float32))
