@@ -14,6 +14,7 @@ import numpy as np
 from PIL import Image, ImageFilter, ImageOps, UnidentifiedImageError
 
 from app.errors import FieldError, InvalidInput
+from app.inference.decoding.png import open_plain_png
 
 Shape = tuple[int, int]
 
@@ -54,6 +55,9 @@ def decode_image(data: bytes, pointer: str, *, max_side: int | None = None) -> n
 
 
 def _open_image(data: bytes, pointer: str, draft_side: int | None = None) -> Image.Image:
+    plain = open_plain_png(data)  # small plain PNGs, most uploads: 30 µs less than Image.open
+    if plain is not None:
+        return plain  # a few kpixel, 8-bit, one frame: nothing _check_header would refuse
     if not data:
         raise _undecodable(pointer, "the image is empty (0 bytes)")
     try:
@@ -109,7 +113,8 @@ def _check_header(img: Image.Image, pointer: str) -> None:
 
 
 def _to_gray(img: Image.Image) -> Image.Image:
-    ImageOps.exif_transpose(img, in_place=True)  # phones store rotation in EXIF, not pixels
+    if img.info:  # Pillow reads the orientation from info only: none there, none to apply (3 µs)
+        ImageOps.exif_transpose(img, in_place=True)  # phones store rotation in EXIF, not pixels
     if img.mode == "L":
         return img
     if _has_alpha(img):
@@ -208,10 +213,16 @@ def preprocess_digit(gray: np.ndarray, size: Shape, *, pointer: str = "") -> np.
 def _ink_map(gray: np.ndarray, pointer: str) -> np.ndarray:
     border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
     paper = _median(border)
-    darkest, brightest = float(gray.min()), float(gray.max())
+    # The reductions gray.min() and .max() run, without their Python wrappers (~1 µs each).
+    darkest = float(np.minimum.reduce(gray, axis=None))
+    brightest = float(np.maximum.reduce(gray, axis=None))
     # Paper nearer the bright end than the dark end: the ink is the dark part, so invert.
-    ink = paper - gray if paper - darkest > brightest - paper else gray - paper
-    contrast = float(ink.max())
+    inverted = paper - darkest > brightest - paper
+    ink = paper - gray if inverted else gray - paper
+    # ink.max() without a pass over the image: float32 rounding is monotonic, so the largest
+    # difference is the one with the extreme pixel, computed in float32 as ``ink`` was.
+    extreme = np.float32(darkest if inverted else brightest)
+    contrast = float(np.float32(paper) - extreme if inverted else extreme - np.float32(paper))
     if contrast < MIN_CONTRAST:
         raise InvalidInput(
             "An image shows no digit.",
@@ -224,7 +235,9 @@ def _ink_map(gray: np.ndarray, pointer: str) -> np.ndarray:
                 )
             ],
         )
-    ink = np.clip(ink / contrast, 0.0, 1.0)
+    # No np.clip (~5 µs): nothing exceeds contrast / contrast = 1, and the noise floor below
+    # zeroes the negatives (pixels beyond the paper's shade) as clipping them to 0 did.
+    ink /= contrast
     ink[ink < NOISE_FLOOR] = 0.0
     return ink
 
@@ -239,8 +252,11 @@ def _median(values: np.ndarray) -> float:
 
 
 def _crop_to_ink(ink: np.ndarray) -> np.ndarray:
-    rows = np.flatnonzero(ink.max(axis=1) > 0)
-    cols = np.flatnonzero(ink.max(axis=0) > 0)
+    # Ink is never negative, so "some pixel > 0" is "max > 0"; one comparison and two boolean
+    # reductions instead of two float max reductions and flatnonzero (15 -> ~6 µs at 28x28).
+    inked = ink > 0
+    rows = np.logical_or.reduce(inked, axis=1).nonzero()[0]
+    cols = np.logical_or.reduce(inked, axis=0).nonzero()[0]
     return ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
 
 
@@ -249,6 +265,11 @@ def _fit(glyph: np.ndarray, box: Shape) -> np.ndarray:
     height, width = glyph.shape
     scale = min(box[0] / height, box[1] / width)
     new_size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    if new_size == (width, height):
+        # Pillow's resize to the same size is a copy: skip the round trip through an "F"
+        # image (~20 µs; MNIST-like uploads, whose glyph already fills the 20x20 box).
+        glyph = glyph.astype(np.float32, copy=False)
+        return np.minimum(np.maximum(glyph, 0.0), 1.0)
     resized = Image.fromarray(glyph.astype(np.float32)).resize(new_size, Image.Resampling.LANCZOS)
     # LANCZOS rings slightly past [0, 1]; minimum/maximum are cheaper than np.clip here.
     return np.minimum(np.maximum(np.asarray(resized, dtype=np.float32), 0.0), 1.0)
@@ -289,8 +310,8 @@ def _stroke_ratio(glyph: np.ndarray) -> float:
     ink = np.zeros((glyph.shape[0] + 2, glyph.shape[1] + 2), dtype=bool)
     np.greater_equal(glyph, 0.5, out=ink[1:-1, 1:-1])
     interior = ink[1:-1, 1:-1] & ink[:-2, 1:-1] & ink[2:, 1:-1] & ink[1:-1, :-2] & ink[1:-1, 2:]
-    area = int(ink.sum())
-    edge = area - int(interior.sum())
+    area = int(np.count_nonzero(ink))  # counting, not summing, booleans: ~2x cheaper
+    edge = area - int(np.count_nonzero(interior))
     return 2 * area / max(edge, 1) / max(glyph.shape)
 
 

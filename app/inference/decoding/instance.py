@@ -90,6 +90,8 @@ def _batch(items: Sequence[T], parse: Callable[[T, str], np.ndarray], what: str)
             [e for p in problems for e in p.errors],
             status=status,
         )
+    if len(arrays) == 1:  # most requests: a view, not np.stack's copy (~3 µs)
+        return arrays[0][np.newaxis].astype(np.float32, copy=False)
     return np.stack(arrays).astype(np.float32, copy=False)
 
 
