@@ -55,7 +55,7 @@ def decode_image(data: bytes, pointer: str, *, max_side: int | None = None) -> n
 
 
 def _open_image(data: bytes, pointer: str, draft_side: int | None = None) -> Image.Image:
-    plain = open_plain_png(data)  # small plain PNGs, most uploads: 30 µs less than Image.open
+    plain = open_plain_png(data)  # small plain PNGs, most uploads: ~18 µs less than Image.open
     if plain is not None:
         return plain  # a few kpixel, 8-bit, one frame: nothing _check_header would refuse
     if not data:
@@ -213,9 +213,7 @@ def preprocess_digit(gray: np.ndarray, size: Shape, *, pointer: str = "") -> np.
 def _ink_map(gray: np.ndarray, pointer: str) -> np.ndarray:
     border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
     paper = _median(border)
-    # The reductions gray.min() and .max() run, without their Python wrappers (~1 µs each).
-    darkest = float(np.minimum.reduce(gray, axis=None))
-    brightest = float(np.maximum.reduce(gray, axis=None))
+    darkest, brightest = float(gray.min()), float(gray.max())
     # Paper nearer the bright end than the dark end: the ink is the dark part, so invert.
     inverted = paper - darkest > brightest - paper
     ink = paper - gray if inverted else gray - paper
@@ -235,7 +233,7 @@ def _ink_map(gray: np.ndarray, pointer: str) -> np.ndarray:
                 )
             ],
         )
-    # No np.clip (~5 µs): nothing exceeds contrast / contrast = 1, and the noise floor below
+    # No np.clip (~3 µs): nothing exceeds contrast / contrast = 1, and the noise floor below
     # zeroes the negatives (pixels beyond the paper's shade) as clipping them to 0 did.
     ink /= contrast
     ink[ink < NOISE_FLOOR] = 0.0
@@ -310,7 +308,7 @@ def _stroke_ratio(glyph: np.ndarray) -> float:
     ink = np.zeros((glyph.shape[0] + 2, glyph.shape[1] + 2), dtype=bool)
     np.greater_equal(glyph, 0.5, out=ink[1:-1, 1:-1])
     interior = ink[1:-1, 1:-1] & ink[:-2, 1:-1] & ink[2:, 1:-1] & ink[1:-1, :-2] & ink[1:-1, 2:]
-    area = int(np.count_nonzero(ink))  # counting, not summing, booleans: ~2x cheaper
+    area = int(np.count_nonzero(ink))  # counting, not summing, booleans: ~3x cheaper
     edge = area - int(np.count_nonzero(interior))
     return 2 * area / max(edge, 1) / max(glyph.shape)
 
