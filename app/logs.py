@@ -99,6 +99,10 @@ class BatchedHandler(logging.Handler):
 def configure_logging(level: int = logging.INFO, *, background: bool = False) -> None:
     """``background``: write from a thread (the API process); workers write directly, so a
     worker killed mid-run has already written everything it logged."""
+    # Neither format writes a thread or process name; looking them up for every record was a
+    # third of an access-log line's cost (16 -> 11 µs with its write, measured in process).
+    logging.logThreads = False
+    logging.logMultiprocessing = False
     handler = logging.StreamHandler(sys.stderr)
     if sys.stderr.isatty():
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
