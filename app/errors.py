@@ -111,6 +111,24 @@ def problem_response(
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
+def service_error_response(
+    exc: ServiceError,
+    *,
+    headers: dict[str, str] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> JSONResponse:
+    """The problem+json answer for a domain error; ``headers`` add to the error's own."""
+    return problem_response(
+        exc.status,
+        exc.title,
+        exc.detail,
+        type_=exc.type,
+        errors=[e.as_dict() for e in exc.errors],
+        headers={**(exc.headers or {}), **(headers or {})} or None,
+        extra=extra,
+    )
+
+
 def escape_pointer_token(token: str) -> str:
     """One JSON pointer reference token (RFC 6901): ``~`` and ``/`` escaped."""
     return token.replace("~", "~0").replace("/", "~1")
@@ -219,15 +237,7 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _service_error(request: Request, exc: ServiceError) -> JSONResponse:
         # Open Inference Protocol clients (tritonclient) read the message from "error".
         extra = {"error": exc.detail} if request.url.path.startswith("/v2/") else None
-        return problem_response(
-            exc.status,
-            exc.title,
-            exc.detail,
-            type_=exc.type,
-            errors=[e.as_dict() for e in exc.errors],
-            headers=exc.headers,
-            extra=extra,
-        )
+        return service_error_response(exc, extra=extra)
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:

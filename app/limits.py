@@ -8,7 +8,7 @@ import anyio
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.errors import PayloadTooLarge, problem_response
+from app.errors import PayloadTooLarge, problem_response, service_error_response
 
 
 @dataclass(frozen=True)
@@ -49,15 +49,7 @@ class BodyLimit:
         declared = _content_length(scope)
         if declared is None or declared <= self._limit_for(scope)[0]:
             return None
-        err = self._too_large(scope)
-        return problem_response(
-            err.status,
-            err.title,
-            err.detail,
-            type_=err.type,
-            errors=[e.as_dict() for e in err.errors],
-            headers={"Connection": "close"},
-        )
+        return service_error_response(self._too_large(scope), headers={"Connection": "close"})
 
     def counting(self, scope: Scope, receive: Receive) -> Receive:
         """``receive``, raising PayloadTooLarge once a body without a declared length is over
