@@ -20,6 +20,7 @@ from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 from starlette.routing import request_response
 
+from app.api import multipart
 from app.api.deps import check_api_key, require_api_key
 from app.api.model_names import ModelNamePath
 from app.api.openapi import PROBLEM
@@ -217,6 +218,17 @@ def _preprocess_mode(request: Request) -> str:
 
 
 async def _uploaded_files(request: Request, limit: int) -> list[bytes]:
+    # A declared length has been checked against the body limit already (app.limits), so the
+    # body can be read whole and, when it is the usual shape, split: ~10 µs instead of
+    # request.form()'s ~73 (app.api.multipart; a one-PNG request's CPU 520 -> 422 µs in the
+    # app, alternated). Starlette keeps the body it read, and request.form() parses that,
+    # should the short cut decline. A streamed body is left to request.form(), which may
+    # refuse it before it is all read, as before.
+    if request.headers.get("content-length", "").isdigit():
+        body = await request.body()
+        files = multipart.uploaded_files(request.headers.get("content-type", ""), body, limit)
+        if files is not None:
+            return files
     try:
         # One over the limit, so that a request with too many files is told the real limit.
         form = await request.form(max_files=limit + 1, max_fields=limit + 1)
