@@ -23,6 +23,8 @@ from app.runs.ids import new_run_id
 from bench._servers import cpu_seconds
 from tests.fixtures.live import ROOT, LiveService, free_port
 
+READY_S, RSS_20_MB = 1.5, 200.0  # issue 12's targets
+
 
 @dataclass(frozen=True)
 class Footprint:
@@ -106,3 +108,27 @@ def _wait_ready(http: httpx.Client, proc: subprocess.Popen[bytes], started: floa
             pass
         time.sleep(0.02)
     raise TimeoutError("not ready after 600 s")
+
+
+def footprints_of(data_dir: Path, run_id: str) -> list[Footprint]:
+    name_runs(data_dir, [run_id])
+    rows = [measure(data_dir, 1, "onnxruntime"), measure(data_dir, 1, "keras")]
+    name_runs(data_dir, [run_id, *clone_runs(data_dir, run_id, 19)])
+    rows.append(measure(data_dir, 20, "onnxruntime"))
+    return rows
+
+
+def report_footprints(rows: list[Footprint]) -> list[str]:
+    print("\nAPI process (no workers): start to ready, RSS after predicting with each model")
+    for f in rows:
+        print(
+            f"  {f.runtime:12s} {f.models:3d} models  ready {f.ready_s:5.2f} s "
+            f"(CPU {f.ready_cpu_s:5.2f} s)  RSS {f.rss_mb:6.1f} MB"
+        )
+    missed = []
+    for f in rows:
+        if f.runtime == "onnxruntime" and f.ready_s > READY_S:
+            missed.append(f"ready after {f.ready_s:.2f} s with {f.models} models > {READY_S:g} s")
+        if f.runtime == "onnxruntime" and f.models >= 20 and f.rss_mb > RSS_20_MB:
+            missed.append(f"RSS {f.rss_mb:.0f} MB with {f.models} models > {RSS_20_MB:g} MB")
+    return missed

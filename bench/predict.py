@@ -48,14 +48,12 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from bench._client import Prepared, fetch_json, load, prepare
-from bench._footprint import Footprint, clone_runs, name_runs
-from bench._footprint import measure as measure_footprint
+from bench._footprint import footprints_of, report_footprints
 from bench._servers import UvicornServer, cpu_seconds
 from tests.fixtures.live import LiveService, free_port, load_example
 
 KINDS = ("json-1", "png-1", "json-64")
 NAIVE_X, CEILING_X, P50_MS = 10.0, 0.8, 0.5
-READY_S, RSS_20_MB = 1.5, 200.0
 CEILING = "ort(d)"
 
 
@@ -343,30 +341,6 @@ def report_service_clock(ours: Server, run_id: str, args: argparse.Namespace) ->
         f"ours JSON single-image p50 at c=1 by the service's own clock (access log, "
         f"{len(cell)} requests): {statistics.median(cell):.2f} ms"
     )
-
-
-def footprints_of(data_dir: Path, run_id: str) -> list[Footprint]:
-    name_runs(data_dir, [run_id])
-    rows = [measure_footprint(data_dir, 1, "onnxruntime"), measure_footprint(data_dir, 1, "keras")]
-    name_runs(data_dir, [run_id, *clone_runs(data_dir, run_id, 19)])
-    rows.append(measure_footprint(data_dir, 20, "onnxruntime"))
-    return rows
-
-
-def report_footprints(rows: list[Footprint]) -> list[str]:
-    print("\nAPI process (no workers): start to ready, RSS after predicting with each model")
-    for f in rows:
-        print(
-            f"  {f.runtime:12s} {f.models:3d} models  ready {f.ready_s:5.2f} s "
-            f"(CPU {f.ready_cpu_s:5.2f} s)  RSS {f.rss_mb:6.1f} MB"
-        )
-    missed = []
-    for f in rows:
-        if f.runtime == "onnxruntime" and f.ready_s > READY_S:
-            missed.append(f"ready after {f.ready_s:.2f} s with {f.models} models > {READY_S:g} s")
-        if f.runtime == "onnxruntime" and f.models >= 20 and f.rss_mb > RSS_20_MB:
-            missed.append(f"RSS {f.rss_mb:.0f} MB with {f.models} models > {RSS_20_MB:g} MB")
-    return missed
 
 
 # --- main -------------------------------------------------------------------------------
